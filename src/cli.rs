@@ -1,0 +1,48 @@
+//! The command line, as clap derive types. Doc comments are the help text; no logic here.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Deploy a small stack of containerised services reproducibly, with one command.
+///
+/// stackgen renders `stack.toml` and `templates/` into a plain, content-hashed
+/// `generated/docker-compose.yml`, builds only the images whose inputs changed, and runs
+/// `docker compose up --wait`.
+///
+/// Exit codes: 0 success, 1 deploy or runtime failure (or stale files with `render
+/// --check`), 2 bad input (stack file, template, command line).
+#[derive(Debug, Parser)]
+#[command(name = "stackgen", version)]
+pub struct Cli {
+    /// Project folder holding `stack.toml` (default: the current folder).
+    #[arg(
+        long,
+        short = 'C',
+        global = true,
+        value_name = "DIR",
+        default_value = "."
+    )]
+    pub dir: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render `generated/docker-compose.yml` and `generated/stack.lock` from the stack.
+    Render {
+        /// Write nothing; exit 1 if the generated files differ from what would be rendered.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Render, build the images whose tag is missing, and deploy with `up --wait`.
+    Up,
+    /// Stop and remove the stack's containers and networks; data volumes are kept.
+    Down {
+        /// Also delete the stack's named volumes, i.e. all its data.
+        #[arg(long)]
+        volumes: bool,
+    },
+}

@@ -1,0 +1,352 @@
+//! The only module that runs `docker`. Argument vectors are built by pure functions (tested
+//! below) and run through `duct`, never through a shell string.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// The docker CLI to run; `STACKGEN_DOCKER` overrides it (tests, unusual installs).
+fn docker() -> String {
+    std::env::var("STACKGEN_DOCKER").unwrap_or_else(|_| "docker".to_string())
+}
+
+fn run(args: &[String]) -> Result<Output> {
+    duct::cmd(docker(), args)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .with_context(|| format!("cannot run `{} {}`", docker(), args.join(" ")))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).trim_end().to_string()
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+/// Checks the engine and Compose v2 are there, with a fix for each way they are not.
+pub fn check_engine() -> Result<(), Error> {
+    let version = duct::cmd(docker(), ["version", "--format", "{{.Server.Version}}"])
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run();
+    let out = match version {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::runtime(
+                format!("`{}` is not installed", docker()),
+                Some("install Docker Engine: https://docs.docker.com/engine/install/".into()),
+            ));
+        }
+        Err(e) => {
+            return Err(Error::runtime(
+                format!("cannot run `{}`: {e}", docker()),
+                None,
+            ));
+        }
+        Ok(out) => out,
+    };
+    if !out.status.success() {
+        return Err(Error::runtime(
+            format!("the Docker daemon is not reachable: {}", text(&out.stderr)),
+            Some(
+                "start it (`sudo systemctl start docker` or `sudo dockerd &`) and check \
+                 `docker info` works for this user"
+                    .into(),
+            ),
+        ));
+    }
+    let compose = run(&strings(&["compose", "version", "--short"]))
+        .map_err(|e| Error::runtime(format!("{e:#}"), None))?;
+    if !compose.status.success() {
+        let v1 = duct::cmd("docker-compose", ["version", "--short"])
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .is_ok_and(|o| o.status.success());
+        let also = if v1 {
+            " (only the old `docker-compose` v1 is installed; it lacks `up --wait`)"
+        } else {
+            ""
+        };
+        return Err(Error::runtime(
+            format!("the Docker Compose v2 plugin (`docker compose`) is missing{also}"),
+            Some("run `just tools`, or install the `docker-compose-plugin` package".into()),
+        ));
+    }
+    Ok(())
+}
+
+pub fn image_exists(reference: &str) -> Result<bool> {
+    Ok(run(&strings(&[
+        "image", "inspect", "--format", "{{.Id}}", reference,
+    ]))?
+    .status
+    .success())
+}
+
+/// Every `repository:tag` present locally, in one call.
+pub fn local_tags() -> Result<BTreeSet<String>> {
+    let out = run(&strings(&[
+        "image",
+        "ls",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]))?;
+    if !out.status.success() {
+        anyhow::bail!("`docker image ls` failed: {}", text(&out.stderr));
+    }
+    Ok(text(&out.stdout).lines().map(str::to_string).collect())
+}
+
+/// What to build for one service.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    pub service: String,
+    pub tag: String,
+    pub hash: String,
+    pub context: PathBuf,
+    pub dockerfile: PathBuf,
+    pub args: Vec<(String, String)>,
+}
+
+pub fn build_args(req: &BuildRequest) -> Vec<String> {
+    let mut args = strings(&["build", "--tag"]);
+    args.push(req.tag.clone());
+    args.push("--label".into());
+    args.push(format!("{}={}", crate::render::HASH_LABEL, req.hash));
+    for (k, v) in &req.args {
+        args.push("--build-arg".into());
+        args.push(format!("{k}={v}"));
+    }
+    args.push("--file".into());
+    args.push(req.dockerfile.display().to_string());
+    args.push(req.context.display().to_string());
+    args
+}
+
+/// Builds one image; on failure the error carries the build's last lines.
+pub fn build(req: &BuildRequest) -> Result<(), Error> {
+    // No buildx here: the classic builder, asked for explicitly so the CLI does not
+    // look for BuildKit and fail.
+    let args = build_args(req);
+    let out = duct::cmd(docker(), &args)
+        .env("DOCKER_BUILDKIT", "0")
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .map_err(|e| Error::runtime(format!("cannot run `docker build`: {e}"), None))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let log = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
+    let tail: Vec<&str> = log.lines().rev().take(25).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    Err(Error::runtime(
+        format!(
+            "building `{}` ({}) failed:\n{}",
+            req.service,
+            req.tag,
+            tail.join("\n")
+        ),
+        Some(format!(
+            "reproduce with `docker build` on `{}`",
+            req.context.display()
+        )),
+    ))
+}
+
+/// One compose project: a name and its compose file.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub name: String,
+    pub file: PathBuf,
+}
+
+impl Project {
+    pub fn new(name: &str, file: &Path) -> Project {
+        Project {
+            name: name.to_string(),
+            file: file.to_path_buf(),
+        }
+    }
+
+    /// `docker compose -p <name> -f <file> <rest...>`
+    pub fn args(&self, rest: &[&str]) -> Vec<String> {
+        let mut args = strings(&["compose", "--project-name", &self.name, "--file"]);
+        args.push(self.file.display().to_string());
+        args.extend(rest.iter().map(|s| s.to_string()));
+        args
+    }
+
+    pub fn up_args(&self, wait_timeout: u32) -> Vec<String> {
+        let timeout = wait_timeout.to_string();
+        self.args(&[
+            "up",
+            "--detach",
+            "--wait",
+            "--wait-timeout",
+            &timeout,
+            "--remove-orphans",
+            "--no-build",
+            "--pull",
+            "never",
+        ])
+    }
+
+    pub fn down_args(&self, volumes: bool) -> Vec<String> {
+        let mut rest = vec!["down", "--remove-orphans"];
+        if volumes {
+            rest.push("--volumes");
+        }
+        self.args(&rest)
+    }
+
+    /// Runs `up --wait`, compose's progress going to our stderr. Returns whether it
+    /// succeeded; the caller reads the state afterwards rather than trusting the code.
+    pub fn up(&self, wait_timeout: u32) -> Result<bool> {
+        let status = duct::cmd(docker(), self.up_args(wait_timeout))
+            .stdout_to_stderr()
+            .unchecked()
+            .run()
+            .context("cannot run `docker compose up`")?;
+        Ok(status.status.success())
+    }
+
+    pub fn down(&self, volumes: bool) -> Result<bool> {
+        let status = duct::cmd(docker(), self.down_args(volumes))
+            .stdout_to_stderr()
+            .unchecked()
+            .run()
+            .context("cannot run `docker compose down`")?;
+        Ok(status.status.success())
+    }
+
+    /// The project's containers, running or not.
+    pub fn ps(&self) -> Result<Vec<ContainerState>> {
+        let out = run(&self.args(&["ps", "--all", "--format", "json"]))?;
+        if !out.status.success() {
+            anyhow::bail!("`docker compose ps` failed: {}", text(&out.stderr));
+        }
+        parse_ps(&text(&out.stdout))
+    }
+
+    pub fn logs(&self, service: &str, tail: u32) -> Result<String> {
+        let tail = tail.to_string();
+        let out = run(&self.args(&["logs", "--no-color", "--tail", &tail, service]))?;
+        Ok(format!("{}{}", text(&out.stdout), text(&out.stderr)))
+    }
+
+    /// The host address a container port is published on, e.g. `127.0.0.1:8081`.
+    pub fn port(&self, service: &str, port: u16) -> Result<Option<String>> {
+        let port = port.to_string();
+        let out = run(&self.args(&["port", service, &port]))?;
+        let addr = text(&out.stdout);
+        Ok((out.status.success() && !addr.is_empty()).then_some(addr))
+    }
+}
+
+/// One container as `docker compose ps --format json` reports it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ContainerState {
+    #[serde(rename = "Service")]
+    pub service: String,
+    #[serde(rename = "State")]
+    pub state: String,
+    #[serde(rename = "Health", default)]
+    pub health: String,
+    #[serde(rename = "ExitCode", default)]
+    pub exit_code: i64,
+}
+
+impl ContainerState {
+    /// Running, and healthy when it has a health check.
+    pub fn is_ready(&self) -> bool {
+        self.state == "running" && (self.health.is_empty() || self.health == "healthy")
+    }
+
+    pub fn describe(&self) -> String {
+        match (self.state.as_str(), self.health.as_str()) {
+            ("running", "") => "running".into(),
+            ("running", h) => format!("running, {h}"),
+            ("exited", _) => format!("exited with code {}", self.exit_code),
+            (s, _) => s.to_string(),
+        }
+    }
+}
+
+/// Compose prints one JSON object a line (v2.21 and later) or one JSON array (earlier).
+fn parse_ps(out: &str) -> Result<Vec<ContainerState>> {
+    let out = out.trim();
+    if out.is_empty() {
+        return Ok(Vec::new());
+    }
+    if out.starts_with('[') {
+        return serde_json::from_str(out).context("cannot parse `docker compose ps` output");
+    }
+    out.lines()
+        .map(|l| serde_json::from_str(l).context("cannot parse `docker compose ps` output"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn up_args_are_complete() {
+        let p = Project::new("demo", Path::new("/p/generated/docker-compose.yml"));
+        assert_eq!(
+            p.up_args(30).join(" "),
+            "compose --project-name demo --file /p/generated/docker-compose.yml up --detach \
+             --wait --wait-timeout 30 --remove-orphans --no-build --pull never"
+        );
+        assert_eq!(
+            p.down_args(false).join(" "),
+            "compose --project-name demo --file /p/generated/docker-compose.yml down --remove-orphans"
+        );
+        assert!(p.down_args(true).ends_with(&["--volumes".to_string()]));
+    }
+
+    #[test]
+    fn build_args_carry_label_and_build_args() {
+        let req = BuildRequest {
+            service: "hello".into(),
+            tag: "demo/hello:abc".into(),
+            hash: "abcdef".into(),
+            context: PathBuf::from("/p/apps/hello"),
+            dockerfile: PathBuf::from("/p/apps/hello/Dockerfile"),
+            args: vec![("BASE_IMAGE".into(), "debian:bookworm-slim".into())],
+        };
+        assert_eq!(
+            build_args(&req).join(" "),
+            "build --tag demo/hello:abc --label io.stackgen.inputs=abcdef --build-arg \
+             BASE_IMAGE=debian:bookworm-slim --file /p/apps/hello/Dockerfile /p/apps/hello"
+        );
+    }
+
+    #[test]
+    fn ps_output_in_both_shapes() {
+        let lines = r#"{"Service":"db","State":"running","Health":"healthy","ExitCode":0}
+{"Service":"hello","State":"exited","Health":"","ExitCode":3}"#;
+        let got = parse_ps(lines).expect("parse");
+        assert_eq!(got.len(), 2);
+        assert!(got[0].is_ready());
+        assert!(!got[1].is_ready());
+        assert_eq!(got[1].describe(), "exited with code 3");
+        let array = r#"[{"Service":"db","State":"running","Health":"starting"}]"#;
+        let got = parse_ps(array).expect("parse");
+        assert_eq!(got[0].describe(), "running, starting");
+        assert!(parse_ps("").expect("parse").is_empty());
+    }
+}

@@ -1,0 +1,275 @@
+//! The commands. Each is a short sequence over the pipeline modules, ordered so that every
+//! check that can fail on bad input or a missing engine runs before anything is written,
+//! built or started.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::compose::{self, BuildRequest, Project};
+use crate::error::Error;
+use crate::hash::{self, ServiceInputs};
+use crate::render::{self, Rendered};
+use crate::stack::{ImageSource, Stack};
+
+pub fn execute(cli: &Cli) -> Result<u8> {
+    match &cli.command {
+        Command::Render { check } => render_cmd(&cli.dir, *check),
+        Command::Up => up(&cli.dir),
+        Command::Down { volumes } => down(&cli.dir, *volumes),
+    }
+}
+
+/// A stack with its inputs hashed and its files rendered, nothing written yet.
+pub struct Planned {
+    pub stack: Stack,
+    pub hashes: BTreeMap<String, ServiceInputs>,
+    pub rendered: Rendered,
+}
+
+/// Load, validate, hash, render: reads only.
+pub fn plan(dir: &Path) -> Result<Planned> {
+    let stack = Stack::load(dir)?;
+    let hashes = hash::hash_stack(&stack)?;
+    let rendered = render::render(&stack, &hashes)?;
+    Ok(Planned {
+        stack,
+        hashes,
+        rendered,
+    })
+}
+
+fn generated_files(planned: &Planned) -> [(&'static str, &str); 2] {
+    [
+        (render::COMPOSE_FILE, &planned.rendered.compose),
+        (render::LOCK_FILE, &planned.rendered.lock),
+    ]
+}
+
+/// Writes the generated files that changed; returns their project-relative paths.
+fn write_generated(planned: &Planned) -> Result<Vec<&'static str>> {
+    let mut written = Vec::new();
+    for (rel, text) in generated_files(planned) {
+        if crate::state::write_if_changed(&planned.stack.root.join(rel), text.as_bytes(), 0o644)? {
+            written.push(rel);
+        }
+    }
+    Ok(written)
+}
+
+fn render_cmd(dir: &Path, check: bool) -> Result<u8> {
+    let planned = plan(dir)?;
+    if check {
+        let stale: Vec<&str> = generated_files(&planned)
+            .into_iter()
+            .filter(|(rel, text)| {
+                std::fs::read(planned.stack.root.join(rel)).ok().as_deref() != Some(text.as_bytes())
+            })
+            .map(|(rel, _)| rel)
+            .collect();
+        if stale.is_empty() {
+            eprintln!("generated files are up to date");
+            return Ok(0);
+        }
+        return Err(Error::runtime(
+            format!("generated files are stale: {}", stale.join(", ")),
+            Some("run `stackgen render` and commit the result".into()),
+        )
+        .into());
+    }
+    let written = write_generated(&planned)?;
+    if written.is_empty() {
+        eprintln!("generated files are up to date");
+    }
+    for rel in written {
+        eprintln!("wrote {rel}");
+    }
+    Ok(0)
+}
+
+fn up(dir: &Path) -> Result<u8> {
+    let planned = plan(dir)?;
+    let stack = &planned.stack;
+
+    // Everything that can refuse the deploy, before anything is written.
+    compose::check_engine()?;
+    let builds = missing_images(&planned)?;
+    if !builds.is_empty() && !compose::image_exists(&stack.base_image)? {
+        return Err(Error::runtime(
+            format!(
+                "the base image `{}` is not present locally",
+                stack.base_image
+            ),
+            Some("run `just base`: it pulls the image, or builds it from Debian packages".into()),
+        )
+        .into());
+    }
+
+    for rel in write_generated(&planned)? {
+        eprintln!("wrote {rel}");
+    }
+    for name in crate::secrets::ensure(stack)? {
+        eprintln!(
+            "generated secret `{name}` in {}/",
+            crate::secrets::SECRETS_DIR
+        );
+    }
+
+    let reused = planned.hashes.len() - builds.len();
+    eprintln!("images: {} to build, {reused} up to date", builds.len());
+    build_all(&builds)?;
+
+    let project = Project::new(&stack.name, &stack.root.join(render::COMPOSE_FILE));
+    let started = Instant::now();
+    let ok = project.up(stack.wait_timeout)?;
+    // Compose's exit code is not the whole truth (interrupts, partial waits): read the state.
+    let states = project.ps()?;
+    let failing: Vec<_> = stack
+        .services
+        .keys()
+        .map(|name| (name, states.iter().find(|s| &s.service == name)))
+        .filter(|(_, state)| !state.is_some_and(compose::ContainerState::is_ready))
+        .collect();
+    if !ok || !failing.is_empty() {
+        for (name, state) in &failing {
+            let what = state.map_or_else(|| "not created".to_string(), |s| s.describe());
+            eprintln!("\nservice `{name}` is not ready: {what}; its last log lines:");
+            for line in project.logs(name, 20)?.lines() {
+                eprintln!("  {line}");
+            }
+        }
+        let names: Vec<&str> = failing.iter().map(|(n, _)| n.as_str()).collect();
+        return Err(Error::runtime(
+            if names.is_empty() {
+                "`docker compose up --wait` failed".to_string()
+            } else {
+                format!("deploy failed: not ready: {}", names.join(", "))
+            },
+            Some(format!(
+                "read the logs above; `docker compose -p {} logs <service>` shows more",
+                stack.name
+            )),
+        )
+        .into());
+    }
+    eprintln!(
+        "stack `{}` is up: {} services healthy in {:.1}s",
+        stack.name,
+        stack.services.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for svc in stack.services.values() {
+        if svc.publish.is_some()
+            && let Some(addr) = project.port(&svc.name, svc.port)?
+        {
+            println!("{}\thttp://{addr}/", svc.name);
+        }
+    }
+    Ok(0)
+}
+
+/// The built services whose content-addressed tag is not present locally.
+fn missing_images(planned: &Planned) -> Result<Vec<BuildRequest>> {
+    let present = compose::local_tags()?;
+    let stack = &planned.stack;
+    let mut builds = Vec::new();
+    for (name, inputs) in &planned.hashes {
+        let tag = render::image_tag(&stack.name, name, inputs);
+        if present.contains(&tag) {
+            continue;
+        }
+        if let ImageSource::Build {
+            context,
+            dockerfile,
+            ..
+        } = &stack.services[name].source
+        {
+            builds.push(BuildRequest {
+                service: name.clone(),
+                tag,
+                hash: inputs.hash.clone(),
+                context: stack.root.join(context),
+                dockerfile: stack.root.join(dockerfile),
+                args: inputs
+                    .build_args
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            });
+        }
+    }
+    Ok(builds)
+}
+
+/// Builds in parallel: the daemon runs independent builds side by side.
+fn build_all(builds: &[BuildRequest]) -> Result<()> {
+    let results: Vec<(String, f64, Result<(), Error>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = builds
+            .iter()
+            .map(|req| {
+                eprintln!("building {} ({})", req.service, req.tag);
+                scope.spawn(move || {
+                    let t = Instant::now();
+                    let r = compose::build(req);
+                    (req.service.clone(), t.elapsed().as_secs_f64(), r)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    (
+                        "?".into(),
+                        0.0,
+                        Err(Error::runtime("a build thread panicked", None)),
+                    )
+                })
+            })
+            .collect()
+    });
+    let mut first_error = None;
+    for (service, secs, result) in results {
+        match result {
+            Ok(()) => eprintln!("built {service} in {secs:.1}s"),
+            Err(e) => {
+                if first_error.is_none() {
+                    first_error = Some(e);
+                }
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+fn down(dir: &Path, volumes: bool) -> Result<u8> {
+    let stack = Stack::load(dir)?;
+    compose::check_engine()?;
+    let file = stack.root.join(render::COMPOSE_FILE);
+    if !file.is_file() {
+        return Err(Error::runtime(
+            format!("`{}` does not exist", render::COMPOSE_FILE),
+            Some("nothing was deployed from this folder; run `stackgen up` first".into()),
+        )
+        .into());
+    }
+    let project = Project::new(&stack.name, &file);
+    if !project.down(volumes)? {
+        return Err(Error::runtime("`docker compose down` failed", None).into());
+    }
+    if volumes {
+        eprintln!("stack `{}` is down; its volumes are deleted", stack.name);
+    } else {
+        eprintln!(
+            "stack `{}` is down; its volumes are kept (`stackgen down --volumes` deletes them)",
+            stack.name
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,94 @@
+//! Errors the user must act on, and the exit code each one maps to.
+//!
+//! `Error::Input` is bad input (stack file, template, command line): exit 2, and nothing
+//! has been written, built or started. `Error::Runtime` is a failure of the engine or the
+//! deploy itself: exit 1. Plumbing errors travel as `anyhow::Error` and also exit 1.
+
+use std::fmt;
+
+/// One problem found in the input, with where it is, what is wrong, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where: a file, optionally followed by a key path or line (`stack.toml: services.hello.port`).
+    pub location: String,
+    /// What is wrong, lowercase, no trailing period.
+    pub message: String,
+    /// How to fix it, when there is something useful to say.
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    pub fn new(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            location: location.into(),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input; every problem found in one pass, so the user fixes them in one go.
+    #[error("{}", render_problems(.0))]
+    Input(Vec<Problem>),
+    /// The engine or the deploy failed.
+    #[error("{message}")]
+    Runtime {
+        message: String,
+        hint: Option<String>,
+    },
+}
+
+impl Error {
+    pub fn input(problem: Problem) -> Self {
+        Error::Input(vec![problem])
+    }
+
+    pub fn runtime(message: impl Into<String>, hint: Option<String>) -> Self {
+        Error::Runtime {
+            message: message.into(),
+            hint,
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Input(_) => 2,
+            Error::Runtime { .. } => 1,
+        }
+    }
+
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::Runtime { hint, .. } => hint.as_deref(),
+            Error::Input(_) => None,
+        }
+    }
+}
+
+fn render_problems(problems: &[Problem]) -> String {
+    let mut out = String::new();
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\nerror: ");
+        }
+        out.push_str(&p.to_string());
+    }
+    out
+}

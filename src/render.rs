@@ -1,0 +1,331 @@
+//! Rendering: a pure function of the checked [`Stack`] and its input hashes to the text of
+//! `generated/docker-compose.yml` and `generated/stack.lock`.
+//!
+//! Templates come from the project's `templates/` folder: `docker-compose.yml.j2` holds
+//! what every service shares, and `kinds/<kind>.yml.j2` the part one kind of service
+//! needs. Undefined variables are errors (strict mode) and nothing is auto-escaped; values
+//! go through the `q` filter, which writes a JSON string, a valid YAML scalar.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use minijinja::{Environment, UndefinedBehavior, Value};
+use serde::Serialize;
+
+use crate::error::{Error, Problem};
+use crate::hash::ServiceInputs;
+use crate::stack::{ImageSource, Stack};
+
+pub const GENERATED_DIR: &str = "generated";
+pub const COMPOSE_FILE: &str = "generated/docker-compose.yml";
+pub const LOCK_FILE: &str = "generated/stack.lock";
+const MAIN_TEMPLATE: &str = "docker-compose.yml.j2";
+
+/// Label carrying a service's input hash on its container.
+pub const HASH_LABEL: &str = "io.stackgen.inputs";
+
+/// The two generated files, as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub compose: String,
+    pub lock: String,
+}
+
+/// Image tag for a built service: `<stack>/<service>:<first 12 hex of its input hash>`.
+pub fn image_tag(stack: &str, service: &str, inputs: &ServiceInputs) -> String {
+    format!("{stack}/{service}:{}", inputs.short())
+}
+
+#[derive(Serialize)]
+struct StackCtx<'a> {
+    name: &'a str,
+    base_image: &'a str,
+    bind_address: &'a str,
+}
+
+#[derive(Serialize)]
+struct BuildCtx {
+    context: String,
+    dockerfile: String,
+    args: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct HealthCtx<'a> {
+    path: &'a str,
+    command: Option<&'a [String]>,
+    interval: &'a str,
+    timeout: &'a str,
+    retries: u32,
+    start_period: &'a str,
+}
+
+#[derive(Serialize)]
+struct MountCtx {
+    source: String,
+    target: String,
+}
+
+#[derive(Serialize)]
+struct ServiceCtx<'a> {
+    name: &'a str,
+    kind: &'a str,
+    image: String,
+    build: Option<BuildCtx>,
+    /// Full input hash, or empty for a ready-made image.
+    hash: String,
+    port: u16,
+    publish: Option<u16>,
+    environment: &'a BTreeMap<String, String>,
+    depends_on: &'a [String],
+    secrets: &'a [String],
+    mounts: Vec<MountCtx>,
+    data: Option<&'a str>,
+    volume: String,
+    healthcheck: HealthCtx<'a>,
+    networks: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+struct LockFile<'a> {
+    version: u32,
+    stack: &'a str,
+    services: BTreeMap<&'a str, LockEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct LockEntry<'a> {
+    image: String,
+    #[serde(flatten)]
+    inputs: &'a ServiceInputs,
+}
+
+/// Paths in the compose file are relative to `generated/`, where it lives.
+fn from_generated(project_rel: &str) -> String {
+    format!("../{project_rel}")
+}
+
+/// The Dockerfile path as compose wants it: relative to the build context.
+fn dockerfile_in_context(context: &str, dockerfile: &str) -> String {
+    match dockerfile
+        .strip_prefix(context)
+        .and_then(|r| r.strip_prefix('/'))
+    {
+        Some(inside) => inside.to_string(),
+        None => {
+            let depth = context.split('/').count();
+            format!("{}{dockerfile}", "../".repeat(depth))
+        }
+    }
+}
+
+/// Which networks a service joins. `backend` is internal (no route out, nothing
+/// published); `frontend` carries published ports. A service that publishes nothing and
+/// talks to no one still joins `backend`, so it is never on compose's default network.
+fn networks(svc: &crate::stack::Service) -> Vec<&'static str> {
+    let mut nets = Vec::new();
+    let talks = !svc.depends_on.is_empty() || svc.depended_on;
+    if talks || svc.publish.is_none() {
+        nets.push("backend");
+    }
+    if svc.publish.is_some() {
+        nets.push("frontend");
+    }
+    nets
+}
+
+pub fn render(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result<Rendered, Error> {
+    let services: Vec<ServiceCtx> = stack
+        .services
+        .values()
+        .map(|svc| {
+            let (image, build, hash) = match &svc.source {
+                ImageSource::Build {
+                    context,
+                    dockerfile,
+                    ..
+                } => {
+                    let inputs = &hashes[&svc.name];
+                    (
+                        image_tag(&stack.name, &svc.name, inputs),
+                        Some(BuildCtx {
+                            context: from_generated(context),
+                            dockerfile: dockerfile_in_context(context, dockerfile),
+                            args: inputs.build_args.clone(),
+                        }),
+                        inputs.hash.clone(),
+                    )
+                }
+                ImageSource::Image(image) => (image.clone(), None, String::new()),
+            };
+            ServiceCtx {
+                name: &svc.name,
+                kind: &svc.kind,
+                image,
+                build,
+                hash,
+                port: svc.port,
+                publish: svc.publish,
+                environment: &svc.environment,
+                depends_on: &svc.depends_on,
+                secrets: &svc.secrets,
+                mounts: svc
+                    .mounts
+                    .iter()
+                    .map(|(s, t)| MountCtx {
+                        source: from_generated(s),
+                        target: t.clone(),
+                    })
+                    .collect(),
+                data: svc.data.as_deref(),
+                volume: format!("{}-data", svc.name),
+                healthcheck: HealthCtx {
+                    path: &svc.healthcheck.path,
+                    command: svc.healthcheck.command.as_deref(),
+                    interval: &svc.healthcheck.interval,
+                    timeout: &svc.healthcheck.timeout,
+                    retries: svc.healthcheck.retries,
+                    start_period: &svc.healthcheck.start_period,
+                },
+                networks: networks(svc),
+            }
+        })
+        .collect();
+
+    let secrets: BTreeMap<&str, String> = stack
+        .secrets
+        .keys()
+        .map(|name| {
+            (
+                name.as_str(),
+                from_generated(&format!("{}/{name}", crate::secrets::SECRETS_DIR)),
+            )
+        })
+        .collect();
+    let volumes: Vec<String> = services
+        .iter()
+        .filter(|s| s.data.is_some())
+        .map(|s| s.volume.clone())
+        .collect();
+    let uses = |net: &str| services.iter().any(|s| s.networks.contains(&net));
+
+    let env = environment(&stack.root)?;
+    let template = env.get_template(MAIN_TEMPLATE).map_err(template_error)?;
+    let ctx = minijinja::context! {
+        stack => StackCtx {
+            name: &stack.name,
+            base_image: &stack.base_image,
+            bind_address: &stack.bind_address,
+        },
+        services => services,
+        secrets => secrets,
+        volumes => volumes,
+        frontend => uses("frontend"),
+        backend => uses("backend"),
+        hash_label => HASH_LABEL,
+    };
+    let mut compose = template.render(ctx).map_err(template_error)?;
+    if !compose.ends_with('\n') {
+        compose.push('\n');
+    }
+
+    let lock = LockFile {
+        version: 1,
+        stack: &stack.name,
+        services: hashes
+            .iter()
+            .map(|(name, inputs)| {
+                (
+                    name.as_str(),
+                    LockEntry {
+                        image: image_tag(&stack.name, name, inputs),
+                        inputs,
+                    },
+                )
+            })
+            .collect(),
+    };
+    let mut lock = serde_json::to_string_pretty(&lock)
+        .map_err(|e| Error::runtime(format!("cannot serialise the lock: {e}"), None))?;
+    lock.push('\n');
+    Ok(Rendered { compose, lock })
+}
+
+/// A template environment reading from `<root>/templates`: strict undefined, no
+/// auto-escaping, blocks trimmed so templates can be indented for reading.
+fn environment(root: &Path) -> Result<Environment<'static>, Error> {
+    let dir = root.join("templates");
+    if !dir.join(MAIN_TEMPLATE).is_file() {
+        return Err(Error::input(
+            Problem::new(
+                format!("templates/{MAIN_TEMPLATE}"),
+                "template not found",
+            )
+            .hint("every project needs `templates/docker-compose.yml.j2`; copy it from the stackgen repository"),
+        ));
+    }
+    let mut env = Environment::new();
+    env.set_loader(minijinja::path_loader(dir));
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(true);
+    env.add_filter("q", quote);
+    Ok(env)
+}
+
+/// A YAML double-quoted scalar. JSON strings are valid YAML, and quoting every value means
+/// `yes`, `0755` or `1.10` can never change type on the way.
+fn quote(value: Value) -> Result<String, minijinja::Error> {
+    let text = match value.as_str() {
+        Some(s) => s.to_string(),
+        None => value.to_string(),
+    };
+    serde_json::to_string(&text)
+        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
+}
+
+fn template_error(err: minijinja::Error) -> Error {
+    let file = err.name().unwrap_or(MAIN_TEMPLATE).to_string();
+    let location = match err.line() {
+        Some(line) => format!("templates/{file}:{line}"),
+        None => format!("templates/{file}"),
+    };
+    let mut message = err.detail().map_or_else(
+        || err.kind().to_string(),
+        |d| format!("{}: {d}", err.kind()),
+    );
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        message.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    Error::input(Problem::new(location, message).hint(
+        "fix the template; variables available to templates are listed in the README's template reference",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockerfile_paths_relative_to_context() {
+        assert_eq!(
+            dockerfile_in_context("apps/a", "apps/a/Dockerfile"),
+            "Dockerfile"
+        );
+        assert_eq!(
+            dockerfile_in_context("apps/a", "docker/a.Dockerfile"),
+            "../../docker/a.Dockerfile"
+        );
+    }
+
+    #[test]
+    fn quote_is_a_yaml_scalar() {
+        assert_eq!(quote(Value::from("yes")).expect("q"), "\"yes\"");
+        assert_eq!(quote(Value::from("a\"b")).expect("q"), "\"a\\\"b\"");
+        assert_eq!(quote(Value::from(8000)).expect("q"), "\"8000\"");
+    }
+}

@@ -1,0 +1,75 @@
+//! Secrets: random values generated on first deploy into `.stackgen/secrets/`, a
+//! git-ignored folder only the deploying user can enter (0700). They reach containers only
+//! as compose file secrets, i.e. read-only bind mounts under `/run/secrets/`.
+//!
+//! Why the files themselves are 0644: compose file secrets keep the host file's owner and
+//! mode (compose #9648), and the containers run as their own non-root users (postgres,
+//! uid 10001), so a 0600 file owned by the deploying user would be unreadable inside. The
+//! 0700 folder is what keeps other host users out.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::stack::Stack;
+
+/// Project-relative folder holding generated secrets.
+pub const SECRETS_DIR: &str = ".stackgen/secrets";
+
+const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+pub fn secret_path(root: &Path, name: &str) -> PathBuf {
+    root.join(SECRETS_DIR).join(name)
+}
+
+/// Creates every declared secret that does not exist yet; never changes an existing one
+/// (the database keeps the password it was initialised with). Returns the names created.
+pub fn ensure(stack: &Stack) -> Result<Vec<String>> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = stack.root.join(SECRETS_DIR);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot restrict `{}` to its owner", dir.display()))?;
+    let mut created = Vec::new();
+    for (name, length) in &stack.secrets {
+        let path = secret_path(&stack.root, name);
+        if path.exists() {
+            continue;
+        }
+        let value = random_alphanumeric(*length as usize)?;
+        crate::state::write_if_changed(&path, value.as_bytes(), 0o644)?;
+        created.push(name.clone());
+    }
+    Ok(created)
+}
+
+/// Alphanumeric so the value needs no escaping anywhere (pgpass, URLs, shells). Rejection
+/// sampling keeps every character equally likely: 62 symbols, about 5.95 bits each.
+pub fn random_alphanumeric(length: usize) -> Result<String> {
+    let mut out = String::with_capacity(length);
+    let mut buf = [0u8; 64];
+    while out.len() < length {
+        getrandom::fill(&mut buf).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+        for b in buf {
+            // 248 = 4 * 62: bytes above it would bias the first symbols.
+            if b < 248 && out.len() < length {
+                out.push(ALPHABET[(b % 62) as usize] as char);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_values_are_alphanumeric_and_differ() {
+        let a = random_alphanumeric(32).expect("random");
+        let b = random_alphanumeric(32).expect("random");
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a, b);
+    }
+}
