@@ -39,6 +39,8 @@ pub enum Command {
     },
     /// Render, build the images whose tag is missing, and deploy with `up --wait`.
     Up,
+    /// Print `<service>\t<url>` for each published service of the running stack.
+    Urls,
     /// Stop and remove the stack's containers and networks; data volumes are kept.
     Down {
         /// Also delete the stack's named volumes, i.e. all its data.

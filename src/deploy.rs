@@ -19,6 +19,7 @@ pub fn execute(cli: &Cli) -> Result<u8> {
     match &cli.command {
         Command::Render { check } => render_cmd(&cli.dir, *check),
         Command::Up => up(&cli.dir),
+        Command::Urls => urls(&cli.dir),
         Command::Down { volumes } => down(&cli.dir, *volumes),
     }
 }
@@ -161,6 +162,12 @@ fn up(dir: &Path) -> Result<u8> {
         stack.services.len(),
         started.elapsed().as_secs_f64()
     );
+    print_urls(stack, &project)?;
+    Ok(0)
+}
+
+/// Prints `<service>\t<url>` for each published service that has a port bound.
+fn print_urls(stack: &Stack, project: &Project) -> Result<()> {
     for svc in stack.services.values() {
         if svc.publish.is_some()
             && let Some(addr) = project.port(&svc.name, svc.port)?
@@ -168,7 +175,27 @@ fn up(dir: &Path) -> Result<u8> {
             println!("{}\thttp://{addr}/", svc.name);
         }
     }
+    Ok(())
+}
+
+fn urls(dir: &Path) -> Result<u8> {
+    let stack = Stack::load(dir)?;
+    compose::check_engine()?;
+    print_urls(&stack, &deployed_project(&stack)?)?;
     Ok(0)
+}
+
+/// The compose project of a stack deployed from this folder.
+fn deployed_project(stack: &Stack) -> Result<Project> {
+    let file = stack.root.join(render::COMPOSE_FILE);
+    if !file.is_file() {
+        return Err(Error::runtime(
+            format!("`{}` does not exist", render::COMPOSE_FILE),
+            Some("nothing was deployed from this folder; run `stackgen up` first".into()),
+        )
+        .into());
+    }
+    Ok(Project::new(&stack.name, &file))
 }
 
 /// The built services whose content-addressed tag is not present locally.
@@ -251,15 +278,7 @@ fn build_all(builds: &[BuildRequest]) -> Result<()> {
 fn down(dir: &Path, volumes: bool) -> Result<u8> {
     let stack = Stack::load(dir)?;
     compose::check_engine()?;
-    let file = stack.root.join(render::COMPOSE_FILE);
-    if !file.is_file() {
-        return Err(Error::runtime(
-            format!("`{}` does not exist", render::COMPOSE_FILE),
-            Some("nothing was deployed from this folder; run `stackgen up` first".into()),
-        )
-        .into());
-    }
-    let project = Project::new(&stack.name, &file);
+    let project = deployed_project(&stack)?;
     if !project.down(volumes)? {
         return Err(Error::runtime("`docker compose down` failed", None).into());
     }

@@ -278,6 +278,12 @@ fn environment(root: &Path) -> Result<Environment<'static>, Error> {
 /// A YAML double-quoted scalar. JSON strings are valid YAML, and quoting every value means
 /// `yes`, `0755` or `1.10` can never change type on the way.
 fn quote(value: Value) -> Result<String, minijinja::Error> {
+    if value.is_undefined() || value.is_none() {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::UndefinedError,
+            "`q` was given an undefined or none value",
+        ));
+    }
     let text = match value.as_str() {
         Some(s) => s.to_string(),
         None => value.to_string(),
@@ -287,22 +293,25 @@ fn quote(value: Value) -> Result<String, minijinja::Error> {
 }
 
 fn template_error(err: minijinja::Error) -> Error {
-    let file = err.name().unwrap_or(MAIN_TEMPLATE).to_string();
-    let location = match err.line() {
+    // An error inside an included partial arrives wrapped; the innermost one knows the
+    // file and line the user must fix.
+    let mut inner = &err;
+    while let Some(next) = std::error::Error::source(inner)
+        .and_then(|s| s.downcast_ref::<minijinja::Error>())
+    {
+        inner = next;
+    }
+    let file = inner.name().unwrap_or(MAIN_TEMPLATE);
+    let location = match inner.line() {
         Some(line) => format!("templates/{file}:{line}"),
         None => format!("templates/{file}"),
     };
-    let mut message = err.detail().map_or_else(
-        || err.kind().to_string(),
-        |d| format!("{}: {d}", err.kind()),
-    );
-    let mut source = std::error::Error::source(&err);
-    while let Some(s) = source {
-        message.push_str(&format!(": {s}"));
-        source = s.source();
-    }
+    let message = match inner.detail() {
+        Some(detail) => format!("{}: {detail}", inner.kind()),
+        None => inner.kind().to_string(),
+    };
     Error::input(Problem::new(location, message).hint(
-        "fix the template; variables available to templates are listed in the README's template reference",
+        "fix the template; the variables templates can use are listed in the README",
     ))
 }
 

@@ -1,0 +1,41 @@
+# stackgen: one command deploys the stack. `just --list` shows the recipes.
+
+stackgen := "target/release/stackgen"
+# The base image every Dockerfile builds FROM, as stack.toml names it.
+base_image := `sed -n 's/^base_image *= *"\([^"]*\)".*/\1/p' stack.toml`
+
+# Deploy the whole stack (base image, stackgen, build, up --wait), then smoke-test it.
+deploy: tools base build
+    {{stackgen}} up
+    just smoke
+
+# Run every test: lints, unit tests, and end-to-end tests against the real Docker engine.
+test: tools base
+    cargo fmt --check
+    cargo clippy --locked --all-targets -- -D warnings
+    cargo build --locked --release
+    {{stackgen}} render --check
+    cargo test --locked
+
+# Query every published app; fail unless each answers "Hello, world!".
+smoke:
+    scripts/smoke.sh {{stackgen}}
+
+# Stop the stack; its data volume is kept (`{{stackgen}} down --volumes` deletes it).
+down: build
+    {{stackgen}} down
+
+# Re-render generated/ after editing stack.toml or templates/.
+render: build
+    {{stackgen}} render
+
+# Make sure the base image exists: present, else pulled, else built from Debian packages.
+base:
+    scripts/base-image.sh "{{base_image}}"
+
+# Install the Docker Compose v2 plugin when it is missing.
+tools:
+    scripts/ensure-tools.sh
+
+build:
+    cargo build --locked --release

@@ -1,0 +1,153 @@
+//! CLI tests through the real binary: rendering the shipped stack, determinism, `--check`,
+//! and bad input (exit 2, one clear message, nothing written).
+
+mod common;
+
+use common::{TestProject, assert_exit, repo, stderr};
+
+/// The committed `generated/` files are the snapshot of the shipped stack: rendering it
+/// now must give exactly those bytes.
+#[test]
+fn shipped_stack_renders_to_the_committed_files() {
+    let project = TestProject::shipped();
+    let out = project.stackgen(&["render", "--check"]);
+    assert_exit(&out, 0);
+    assert_eq!(stderr(&out), "generated files are up to date\n");
+    // And the repository itself is what was copied.
+    assert_eq!(
+        project.read("generated/docker-compose.yml"),
+        std::fs::read_to_string(repo().join("generated/docker-compose.yml")).expect("read")
+    );
+}
+
+#[test]
+fn rendering_is_byte_identical_whatever_the_folder_cwd_or_mtimes() {
+    let a = TestProject::shipped();
+    let b = TestProject::shipped();
+    for p in [&a, &b] {
+        std::fs::remove_dir_all(p.file("generated")).expect("rm generated");
+    }
+    // Touch every file of b into the past: mtimes must not matter.
+    for entry in walkdir::WalkDir::new(b.path()) {
+        let entry = entry.expect("walk");
+        if entry.file_type().is_file() {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(entry.path())
+                .expect("open");
+            f.set_modified(std::time::SystemTime::UNIX_EPOCH).expect("mtime");
+        }
+    }
+    assert_exit(&a.stackgen(&["render"]), 0);
+    // Run b from another working directory, pointing at it with a relative path.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackgen"))
+        .current_dir(b.path().parent().expect("parent"))
+        .args(["--dir"])
+        .arg(b.path().file_name().expect("name"))
+        .arg("render")
+        .output()
+        .expect("run");
+    assert_exit(&out, 0);
+    for file in ["generated/docker-compose.yml", "generated/stack.lock"] {
+        assert_eq!(a.read(file), b.read(file), "{file} differs");
+        assert_eq!(
+            a.read(file),
+            std::fs::read_to_string(repo().join(file)).expect("read"),
+            "{file} differs from the committed one"
+        );
+    }
+}
+
+#[test]
+fn render_check_fails_on_stale_files_and_writes_nothing() {
+    let project = TestProject::shipped();
+    let app = project.read("apps/hello/app.py");
+    project.write("apps/hello/app.py", &format!("{app}\n# changed\n"));
+    let before = project.snapshot();
+    let out = project.stackgen(&["render", "--check"]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        stderr(&out),
+        "error: generated files are stale: generated/docker-compose.yml, generated/stack.lock\n\
+         hint: run `stackgen render` and commit the result\n"
+    );
+    assert_eq!(project.snapshot(), before, "--check writes nothing");
+    // Rendering fixes it.
+    assert_exit(&project.stackgen(&["render"]), 0);
+    assert_exit(&project.stackgen(&["render", "--check"]), 0);
+}
+
+#[test]
+fn bad_stack_file_exits_2_with_every_problem_and_writes_nothing() {
+    let project = TestProject::shipped();
+    project.edit_stack(|t| {
+        t.replace("publish = 8082", "publish = 8081")
+            .replace("depends_on = [\"db\"]", "depends_on = [\"database\"]")
+    });
+    let before = project.snapshot();
+    for cmd in [&["render"][..], &["up"], &["render", "--check"]] {
+        let out = project.stackgen(cmd);
+        assert_exit(&out, 2);
+        assert_eq!(
+            stderr(&out),
+            "error: stack.toml: services.greeter.depends_on: depends on `database`, which is not declared\n  \
+             hint: declare `[services.database]` or remove it from depends_on\n\
+             error: stack.toml: services.hello.publish: host port 8081 is also published by `greeter`\n  \
+             hint: give each service its own host port, or `publish = 0` for an ephemeral one\n",
+            "for {cmd:?}"
+        );
+        assert_eq!(project.snapshot(), before, "{cmd:?} wrote nothing");
+    }
+    assert!(!project.file(".stackgen").exists(), "no secret was generated");
+}
+
+#[test]
+fn toml_errors_point_at_line_and_column() {
+    let project = TestProject::shipped();
+    project.edit_stack(|t| t.replace("port = 8000\npublish = 8081", "port = \"8000\"\npublish = 8081"));
+    let out = project.stackgen(&["render"]);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(err.starts_with("error: stack.toml: TOML parse error at line 27, column 8"), "{err}");
+    assert!(err.contains("invalid type: string \"8000\", expected u16"), "{err}");
+}
+
+#[test]
+fn missing_stack_file_is_bad_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackgen"))
+        .arg("--dir")
+        .arg(dir.path())
+        .arg("render")
+        .output()
+        .expect("run");
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("stack.toml: cannot read"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("hint: run stackgen in the folder holding `stack.toml`"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackgen"))
+        .arg("deploy-everything")
+        .output()
+        .expect("run");
+    assert_exit(&out, 2);
+}
+
+#[test]
+fn undefined_template_variable_names_the_file_and_line() {
+    let project = TestProject::shipped();
+    let t = project.read("templates/kinds/python-web.yml.j2");
+    project.write(
+        "templates/kinds/python-web.yml.j2",
+        &t.replace("svc.healthcheck.interval", "svc.healthcheck.intervall"),
+    );
+    let before = project.snapshot();
+    let out = project.stackgen(&["render"]);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(err.starts_with("error: templates/kinds/python-web.yml.j2:"), "{err}");
+    assert!(err.contains("undefined"), "{err}");
+    assert_eq!(project.snapshot(), before);
+}

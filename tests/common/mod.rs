@@ -1,0 +1,319 @@
+//! Shared test harness: a copy of the shipped project in a temp folder, the real
+//! `stackgen` binary run against it, and (for end-to-end tests) a guard that removes the
+//! test's containers, networks, volumes and images even when the test fails.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The repository root: the shipped project.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What the shipped project consists of; tests copy exactly this.
+const PROJECT_ITEMS: &[&str] = &["stack.toml", "templates", "apps", "images", "db", "generated"];
+
+/// A copy of the shipped project in a temp folder.
+pub struct TestProject {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestProject {
+    /// Copies the shipped project as it is.
+    pub fn shipped() -> TestProject {
+        let dir = tempfile::Builder::new()
+            .prefix("stackgen-test-")
+            .tempdir()
+            .expect("tempdir");
+        for item in PROJECT_ITEMS {
+            copy(&repo().join(item), &dir.path().join(item));
+        }
+        TestProject { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self, rel: &str) -> PathBuf {
+        self.path().join(rel)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.file(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.file(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).unwrap_or_else(|e| panic!("write {rel}: {e}"));
+    }
+
+    /// Edits `stack.toml` in place.
+    pub fn edit_stack(&self, f: impl FnOnce(&str) -> String) {
+        let text = self.read("stack.toml");
+        self.write("stack.toml", &f(&text));
+    }
+
+    /// Runs the real binary in this project.
+    pub fn stackgen(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_stackgen"))
+            .arg("--dir")
+            .arg(self.path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run stackgen")
+    }
+
+    /// Every file below the project with its bytes, for "nothing was written" checks.
+    pub fn snapshot(&self) -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<_> = walkdir::WalkDir::new(self.path())
+            .into_iter()
+            .map(|e| e.expect("walk"))
+            .filter(|e| !e.file_type().is_dir())
+            .map(|e| {
+                let rel = e.path().strip_prefix(self.path()).expect("prefix");
+                (rel.display().to_string(), std::fs::read(e.path()).unwrap_or_default())
+            })
+            .collect();
+        files.sort();
+        files
+    }
+}
+
+fn copy(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("read_dir") {
+            let entry = entry.expect("entry");
+            copy(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        // fs::copy keeps the permission bits, so exec bits (and hashes) stay the same.
+        std::fs::copy(from, to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts the exit code, showing both streams when it is not the expected one.
+#[track_caller]
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit code\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// End-to-end: the real engine.
+
+/// Runs `docker` and returns stdout; panics with stderr on failure.
+#[track_caller]
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("run docker");
+    assert!(
+        out.status.success(),
+        "docker {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Fails (never skips) when the engine is not reachable: a green run must mean the
+/// end-to-end tests really deployed containers.
+pub fn require_engine() {
+    let ok = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "the Docker engine is not reachable: end-to-end tests need it and fail rather than skip \
+         (start dockerd, then run `just test`)"
+    );
+}
+
+/// A deployable copy of the shipped stack under a unique compose project name, with every
+/// published port made ephemeral. Dropping it removes everything the test created.
+pub struct E2eStack {
+    pub project: TestProject,
+    pub name: String,
+}
+
+impl E2eStack {
+    pub fn new(label: &str) -> E2eStack {
+        static N: AtomicU32 = AtomicU32::new(0);
+        require_engine();
+        let name = format!(
+            "sgtest-{label}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let project = TestProject::shipped();
+        project.edit_stack(|text| {
+            text.lines()
+                .map(|line| {
+                    if line.starts_with("name = ") {
+                        format!("name = \"{name}\"")
+                    } else if line.starts_with("publish = ") {
+                        "publish = 0".to_string()
+                    } else {
+                        line.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\n"
+        });
+        E2eStack { project, name }
+    }
+
+    pub fn compose_file(&self) -> PathBuf {
+        self.project.file("generated/docker-compose.yml")
+    }
+
+    /// `stackgen up`, asserted to succeed; returns service -> URL.
+    #[track_caller]
+    pub fn up(&self) -> (Output, std::collections::BTreeMap<String, String>) {
+        let out = self.project.stackgen(&["up"]);
+        assert_exit(&out, 0);
+        let urls = stdout(&out)
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(s, u)| (s.to_string(), u.to_string()))
+            .collect();
+        (out, urls)
+    }
+
+    /// service -> container id, for the project's containers.
+    pub fn container_ids(&self) -> std::collections::BTreeMap<String, String> {
+        let out = docker(&[
+            "ps",
+            "--all",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.name),
+            "--format",
+            "{{.Label \"com.docker.compose.service\"}} {{.ID}}",
+        ]);
+        out.lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(s, id)| (s.to_string(), id.to_string()))
+            .collect()
+    }
+
+    /// service -> image tag, as the running containers use them.
+    pub fn image_tags(&self) -> std::collections::BTreeMap<String, String> {
+        let out = docker(&[
+            "ps",
+            "--all",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.name),
+            "--format",
+            "{{.Label \"com.docker.compose.service\"}} {{.Image}}",
+        ]);
+        out.lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(s, id)| (s.to_string(), id.to_string()))
+            .collect()
+    }
+
+    /// The project's images (every tag under `<name>/`).
+    pub fn images(&self) -> Vec<String> {
+        docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])
+            .lines()
+            .filter(|t| t.starts_with(&format!("{}/", self.name)))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for E2eStack {
+    fn drop(&mut self) {
+        let file = self.compose_file();
+        let _ = Command::new("docker")
+            .args(["compose", "--project-name", &self.name, "--file"])
+            .arg(&file)
+            .args(["down", "--volumes", "--remove-orphans", "--timeout", "5"])
+            .output();
+        // Belt and braces: anything labelled with the project that `down` missed.
+        let label = format!("label=com.docker.compose.project={}", self.name);
+        for (kind, list) in [
+            ("container", vec!["ps", "-aq", "--filter", &label]),
+            ("network", vec!["network", "ls", "-q", "--filter", &label]),
+            ("volume", vec!["volume", "ls", "-q", "--filter", &label]),
+        ] {
+            let ids = Command::new("docker").args(&list).output();
+            if let Ok(ids) = ids {
+                for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+                    let rm: &[&str] = match kind {
+                        "container" => &["rm", "-f", "-v"],
+                        "network" => &["network", "rm"],
+                        _ => &["volume", "rm", "-f"],
+                    };
+                    let _ = Command::new("docker").args(rm).arg(id).output();
+                }
+            }
+        }
+        for tag in self.images() {
+            let _ = Command::new("docker").args(["rmi", "--force", &tag]).output();
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 client over a real TCP connection: returns (status, body).
+pub fn http(method: &str, url: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut stream = std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {url}: {e}"));
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    let body = if chunked { dechunk(body) } else { body.to_string() };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
