@@ -135,26 +135,7 @@ fn up(dir: &Path) -> Result<u8> {
         .filter(|(_, state)| !state.is_some_and(compose::ContainerState::is_ready))
         .collect();
     if !ok || !failing.is_empty() {
-        for (name, state) in &failing {
-            let what = state.map_or_else(|| "not created".to_string(), |s| s.describe());
-            eprintln!("\nservice `{name}` is not ready: {what}; its last log lines:");
-            for line in project.logs(name, 20)?.lines() {
-                eprintln!("  {line}");
-            }
-        }
-        let names: Vec<&str> = failing.iter().map(|(n, _)| n.as_str()).collect();
-        return Err(Error::runtime(
-            if names.is_empty() {
-                "`docker compose up --wait` failed".to_string()
-            } else {
-                format!("deploy failed: not ready: {}", names.join(", "))
-            },
-            Some(format!(
-                "read the logs above; `docker compose -p {} logs <service>` shows more",
-                stack.name
-            )),
-        )
-        .into());
+        return Err(explain_failed_deploy(stack, &project, &failing)?.into());
     }
     eprintln!(
         "stack `{}` is up: {} services healthy in {:.1}s",
@@ -196,6 +177,55 @@ fn deployed_project(stack: &Stack) -> Result<Project> {
         .into());
     }
     Ok(Project::new(&stack.name, &file))
+}
+
+/// Shows each service that is not ready with its last log lines, and builds the error.
+/// A service still starting when another one failed is named but not blamed: compose
+/// stops waiting at the first failure.
+fn explain_failed_deploy(
+    stack: &Stack,
+    project: &Project,
+    not_ready: &[(&String, Option<&compose::ContainerState>)],
+) -> Result<Error> {
+    let starting = |s: &Option<&compose::ContainerState>| {
+        s.is_some_and(|s| s.state == "running" && s.health == "starting")
+    };
+    let failed: Vec<_> = not_ready.iter().filter(|(_, s)| !starting(s)).collect();
+    let blamed: Vec<_> = if failed.is_empty() {
+        not_ready.iter().collect()
+    } else {
+        failed
+    };
+    for (name, state) in not_ready {
+        let what = state.map_or_else(|| "not created".to_string(), |s| s.describe());
+        if !blamed.iter().any(|(n, _)| n == name) {
+            eprintln!("\nservice `{name}` was still starting ({what})");
+            continue;
+        }
+        eprintln!("\nservice `{name}` is not ready: {what}; its last log lines:");
+        for line in project.logs(name, 20)?.lines() {
+            eprintln!("  {line}");
+        }
+    }
+    let names: Vec<&str> = blamed.iter().map(|(n, _)| n.as_str()).collect();
+    let message = if names.is_empty() {
+        "`docker compose up --wait` failed".to_string()
+    } else if blamed.iter().all(|(_, s)| starting(s)) {
+        format!(
+            "deploy failed: not healthy within {}s: {}",
+            stack.wait_timeout,
+            names.join(", ")
+        )
+    } else {
+        format!("deploy failed: not ready: {}", names.join(", "))
+    };
+    Ok(Error::runtime(
+        message,
+        Some(format!(
+            "read the logs above; `docker compose -p {} logs <service>` shows more",
+            stack.name
+        )),
+    ))
 }
 
 /// The built services whose content-addressed tag is not present locally.

@@ -296,8 +296,8 @@ fn template_error(err: minijinja::Error) -> Error {
     // An error inside an included partial arrives wrapped; the innermost one knows the
     // file and line the user must fix.
     let mut inner = &err;
-    while let Some(next) = std::error::Error::source(inner)
-        .and_then(|s| s.downcast_ref::<minijinja::Error>())
+    while let Some(next) =
+        std::error::Error::source(inner).and_then(|s| s.downcast_ref::<minijinja::Error>())
     {
         inner = next;
     }
@@ -310,9 +310,10 @@ fn template_error(err: minijinja::Error) -> Error {
         Some(detail) => format!("{}: {detail}", inner.kind()),
         None => inner.kind().to_string(),
     };
-    Error::input(Problem::new(location, message).hint(
-        "fix the template; the variables templates can use are listed in the README",
-    ))
+    Error::input(
+        Problem::new(location, message)
+            .hint("fix the template; the variables templates can use are listed in the README"),
+    )
 }
 
 #[cfg(test)]

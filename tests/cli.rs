@@ -35,7 +35,8 @@ fn rendering_is_byte_identical_whatever_the_folder_cwd_or_mtimes() {
                 .write(true)
                 .open(entry.path())
                 .expect("open");
-            f.set_modified(std::time::SystemTime::UNIX_EPOCH).expect("mtime");
+            f.set_modified(std::time::SystemTime::UNIX_EPOCH)
+                .expect("mtime");
         }
     }
     assert_exit(&a.stackgen(&["render"]), 0);
@@ -98,18 +99,32 @@ fn bad_stack_file_exits_2_with_every_problem_and_writes_nothing() {
         );
         assert_eq!(project.snapshot(), before, "{cmd:?} wrote nothing");
     }
-    assert!(!project.file(".stackgen").exists(), "no secret was generated");
+    assert!(
+        !project.file(".stackgen").exists(),
+        "no secret was generated"
+    );
 }
 
 #[test]
 fn toml_errors_point_at_line_and_column() {
     let project = TestProject::shipped();
-    project.edit_stack(|t| t.replace("port = 8000\npublish = 8081", "port = \"8000\"\npublish = 8081"));
+    project.edit_stack(|t| {
+        t.replace(
+            "port = 8000\npublish = 8081",
+            "port = \"8000\"\npublish = 8081",
+        )
+    });
     let out = project.stackgen(&["render"]);
     assert_exit(&out, 2);
     let err = stderr(&out);
-    assert!(err.starts_with("error: stack.toml: TOML parse error at line 27, column 8"), "{err}");
-    assert!(err.contains("invalid type: string \"8000\", expected u16"), "{err}");
+    assert!(
+        err.starts_with("error: stack.toml: TOML parse error at line 27, column 8"),
+        "{err}"
+    );
+    assert!(
+        err.contains("invalid type: string \"8000\", expected u16"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -122,7 +137,11 @@ fn missing_stack_file_is_bad_input() {
         .output()
         .expect("run");
     assert_exit(&out, 2);
-    assert!(stderr(&out).contains("stack.toml: cannot read"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stack.toml: cannot read"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("hint: run stackgen in the folder holding `stack.toml`"));
 }
 
@@ -147,7 +166,10 @@ fn undefined_template_variable_names_the_file_and_line() {
     let out = project.stackgen(&["render"]);
     assert_exit(&out, 2);
     let err = stderr(&out);
-    assert!(err.starts_with("error: templates/kinds/python-web.yml.j2:"), "{err}");
+    assert!(
+        err.starts_with("error: templates/kinds/python-web.yml.j2:"),
+        "{err}"
+    );
     assert!(err.contains("undefined"), "{err}");
     assert_eq!(project.snapshot(), before);
 }

@@ -38,19 +38,37 @@ fn shipped_stack_deploys_answers_and_keeps_data_across_redeploys() {
     // The database is on the internal network only and not published.
     let ids = stack.container_ids();
     assert_eq!(ids.keys().collect::<Vec<_>>(), ["db", "greeter", "hello"]);
-    let db_ports = docker(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", &ids["db"]]);
-    assert!(!db_ports.contains("HostPort"), "db must not be published: {db_ports}");
+    let db_ports = docker(&[
+        "inspect",
+        "--format",
+        "{{json .NetworkSettings.Ports}}",
+        &ids["db"],
+    ]);
+    assert!(
+        !db_ports.contains("HostPort"),
+        "db must not be published: {db_ports}"
+    );
 
     // The password: generated, kept out of env, the compose file and inspect output.
     let secret_dir = stack.project.file(".stackgen/secrets");
     let password = std::fs::read_to_string(secret_dir.join("db_password")).expect("secret");
     assert_eq!(password.len(), 32);
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&secret_dir).expect("stat").permissions().mode() & 0o777;
-    assert_eq!(mode, 0o700, "secrets folder is private to the deploying user");
+    let mode = std::fs::metadata(&secret_dir)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(
+        mode, 0o700,
+        "secrets folder is private to the deploying user"
+    );
     for id in ids.values() {
         let inspect = docker(&["inspect", id]);
-        assert!(!inspect.contains(&password), "password leaked into docker inspect");
+        assert!(
+            !inspect.contains(&password),
+            "password leaked into docker inspect"
+        );
         let logs = std::process::Command::new("docker")
             .args(["logs", id])
             .output()
@@ -59,7 +77,10 @@ fn shipped_stack_deploys_answers_and_keeps_data_across_redeploys() {
         assert!(!String::from_utf8_lossy(&logs.stderr).contains(&password));
     }
     for file in ["generated/docker-compose.yml", "generated/stack.lock"] {
-        assert!(!stack.project.read(file).contains(&password), "password in {file}");
+        assert!(
+            !stack.project.read(file).contains(&password),
+            "password in {file}"
+        );
     }
 
     // A second `up` with no change builds nothing and recreates nothing.
@@ -82,7 +103,10 @@ fn shipped_stack_deploys_answers_and_keeps_data_across_redeploys() {
     // `down` keeps the volume; `up` brings the same data back.
     let down = stack.project.stackgen(&["down"]);
     assert_exit(&down, 0);
-    assert!(stack.container_ids().is_empty(), "down removes the containers");
+    assert!(
+        stack.container_ids().is_empty(),
+        "down removes the containers"
+    );
     let volume = format!("{}_db-data", stack.name);
     docker(&["volume", "inspect", &volume]);
     let (_, urls) = stack.up();
@@ -98,7 +122,10 @@ fn shipped_stack_deploys_answers_and_keeps_data_across_redeploys() {
         .args(["volume", "inspect", &volume])
         .output()
         .expect("docker");
-    assert!(!gone.status.success(), "down --volumes deletes the data volume");
+    assert!(
+        !gone.status.success(),
+        "down --volumes deletes the data volume"
+    );
 }
 
 #[test]
@@ -122,7 +149,10 @@ fn changing_one_app_rebuilds_and_recreates_only_that_service() {
     let new_ids = stack.container_ids();
     let new_tags = stack.image_tags();
     assert_ne!(new_ids["hello"], ids["hello"], "hello is recreated");
-    assert_ne!(new_tags["hello"], tags["hello"], "hello has a new image tag");
+    assert_ne!(
+        new_tags["hello"], tags["hello"],
+        "hello has a new image tag"
+    );
     for svc in ["db", "greeter"] {
         assert_eq!(new_ids[svc], ids[svc], "{svc} keeps its container");
         assert_eq!(new_tags[svc], tags[svc], "{svc} keeps its image");
@@ -144,7 +174,10 @@ fn an_unhealthy_service_fails_the_deploy_naming_it_with_its_logs() {
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(err.contains("service `hello` is not ready"), "{err}");
-    assert!(err.contains("GET /missing"), "the last log lines are shown:\n{err}");
+    assert!(
+        err.contains("GET /missing"),
+        "the last log lines are shown:\n{err}"
+    );
     assert!(
         err.contains("error: deploy failed: not ready: hello"),
         "{err}"

@@ -14,7 +14,14 @@ pub fn repo() -> PathBuf {
 }
 
 /// What the shipped project consists of; tests copy exactly this.
-const PROJECT_ITEMS: &[&str] = &["stack.toml", "templates", "apps", "images", "db", "generated"];
+const PROJECT_ITEMS: &[&str] = &[
+    "stack.toml",
+    "templates",
+    "apps",
+    "images",
+    "db",
+    "generated",
+];
 
 /// A copy of the shipped project in a temp folder.
 pub struct TestProject {
@@ -77,7 +84,10 @@ impl TestProject {
             .filter(|e| !e.file_type().is_dir())
             .map(|e| {
                 let rel = e.path().strip_prefix(self.path()).expect("prefix");
-                (rel.display().to_string(), std::fs::read(e.path()).unwrap_or_default())
+                (
+                    rel.display().to_string(),
+                    std::fs::read(e.path()).unwrap_or_default(),
+                )
             })
             .collect();
         files.sort();
@@ -124,7 +134,10 @@ pub fn assert_exit(out: &Output, code: i32) {
 /// Runs `docker` and returns stdout; panics with stderr on failure.
 #[track_caller]
 pub fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("run docker");
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
     assert!(
         out.status.success(),
         "docker {}: {}",
@@ -270,7 +283,9 @@ impl Drop for E2eStack {
             }
         }
         for tag in self.images() {
-            let _ = Command::new("docker").args(["rmi", "--force", &tag]).output();
+            let _ = Command::new("docker")
+                .args(["rmi", "--force", &tag])
+                .output();
         }
     }
 }
@@ -283,7 +298,8 @@ pub fn http(method: &str, url: &str) -> (u16, String) {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let mut stream = std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {url}: {e}"));
+    let mut stream =
+        std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {url}: {e}"));
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .expect("timeout");
@@ -300,8 +316,14 @@ pub fn http(method: &str, url: &str) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    let body = if chunked { dechunk(body) } else { body.to_string() };
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     (status, body)
 }
 
