@@ -10,12 +10,19 @@ deploy: tools base build
     just smoke
 
 # Run every test: lints, unit tests, and end-to-end tests against the real Docker engine.
-test: tools base
+test: tools base lint
+    cargo test --locked
+
+# Static checks: formatting, clippy, generated files up to date, the security policy,
+# hadolint on every Dockerfile, compose-lint (CIS-mapped rules) on the compose file.
+lint: tools
     cargo fmt --check
     cargo clippy --locked --all-targets -- -D warnings
     cargo build --locked --release
     {{stackgen}} render --check
-    cargo test --locked
+    {{stackgen}} check
+    hadolint apps/*/Dockerfile images/*/Dockerfile
+    compose-lint --config .compose-lint.yml --fail-on low --strict-config --skip-suppressed -q generated/docker-compose.yml
 
 # Query every published app; fail unless each answers "Hello, world!".
 smoke:

@@ -37,8 +37,22 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Render, build the images whose tag is missing, and deploy with `up --wait`.
-    Up,
+    /// Check the rendered stack and its Dockerfiles against the security policy.
+    ///
+    /// Writes nothing. One line per finding: errors break the policy (exit 1), warnings
+    /// name what would not survive a multi-host engine, `relaxed` lines are defaults that
+    /// stack.toml explicitly relaxes.
+    Check {
+        /// Print the findings as JSON (see the README for the shape).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Render, check, build the images whose tag is missing, and deploy with `up --wait`.
+    Up {
+        /// Deploy even when `stackgen check` reports errors (each one is printed).
+        #[arg(long)]
+        allow_insecure: bool,
+    },
     /// Print `<service>\t<url>` for each published service of the running stack.
     Urls,
     /// Stop and remove the stack's containers and networks; data volumes are kept.

@@ -10,15 +10,17 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 use crate::compose::{self, BuildRequest, Project};
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::hash::{self, ServiceInputs};
+use crate::policy::{self, Finding, Severity};
 use crate::render::{self, Rendered};
 use crate::stack::{ImageSource, Stack};
 
 pub fn execute(cli: &Cli) -> Result<u8> {
     match &cli.command {
         Command::Render { check } => render_cmd(&cli.dir, *check),
-        Command::Up => up(&cli.dir),
+        Command::Check { json } => check_cmd(&cli.dir, *json),
+        Command::Up { allow_insecure } => up(&cli.dir, *allow_insecure),
         Command::Urls => urls(&cli.dir),
         Command::Down { volumes } => down(&cli.dir, *volumes),
     }
@@ -91,9 +93,74 @@ fn render_cmd(dir: &Path, check: bool) -> Result<u8> {
     Ok(0)
 }
 
-fn up(dir: &Path) -> Result<u8> {
+/// The policy findings of a planned stack.
+fn findings(planned: &Planned) -> Result<Vec<Finding>> {
+    Ok(policy::check(&planned.stack, &planned.rendered.compose)?)
+}
+
+fn count(findings: &[Finding], severity: Severity) -> usize {
+    findings.iter().filter(|f| f.severity == severity).count()
+}
+
+fn check_cmd(dir: &Path, json: bool) -> Result<u8> {
+    let planned = plan(dir)?;
+    let findings = findings(&planned)?;
+    let errors = count(&findings, Severity::Error);
+    if json {
+        let report = serde_json::json!({
+            "errors": errors,
+            "warnings": count(&findings, Severity::Warning),
+            "relaxed": count(&findings, Severity::Relaxed),
+            "findings": findings,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for f in &findings {
+            println!("{}", f.line());
+        }
+        eprintln!(
+            "check: {errors} errors, {} warnings, {} relaxed",
+            count(&findings, Severity::Warning),
+            count(&findings, Severity::Relaxed)
+        );
+    }
+    Ok(if errors > 0 { 1 } else { 0 })
+}
+
+fn up(dir: &Path, allow_insecure: bool) -> Result<u8> {
     let planned = plan(dir)?;
     let stack = &planned.stack;
+
+    // The security policy: errors refuse the deploy unless explicitly allowed.
+    let findings = findings(&planned)?;
+    for f in findings.iter().filter(|f| f.severity != Severity::Warning) {
+        eprintln!("{}", f.line());
+    }
+    let errors: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    if !errors.is_empty() {
+        if !allow_insecure {
+            return Err(Error::input(
+                Problem::new(
+                    "policy",
+                    format!("{} security findings above; nothing was deployed", errors.len()),
+                )
+                .hint("fix them (see `stackgen check`), relax one in stack.toml's `[services.<name>.security]`, or pass `--allow-insecure`"),
+            )
+            .into());
+        }
+        eprintln!(
+            "--allow-insecure: deploying despite {} security findings: {}",
+            errors.len(),
+            errors
+                .iter()
+                .map(|f| format!("{} {}", f.service, f.key))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 
     // Everything that can refuse the deploy, before anything is written.
     compose::check_engine()?;

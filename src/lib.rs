@@ -7,6 +7,7 @@
 //! - [`hash`]: per-service input hashing (Dockerfile, context after `.dockerignore`,
 //!   build args, base image) that names every image;
 //! - [`render`]: minijinja templates -> compose file and lock, a pure function;
+//! - [`policy`]: the container-security policy `check` and `up` enforce;
 //! - [`secrets`]: generated secrets, handed to containers as file secrets;
 //! - [`state`]: atomic writes of everything stackgen puts on disk;
 //! - [`compose`]: the only module that runs `docker`;
@@ -20,6 +21,7 @@ pub mod compose;
 pub mod deploy;
 pub mod error;
 pub mod hash;
+pub mod policy;
 pub mod render;
 pub mod secrets;
 pub mod stack;

@@ -84,6 +84,9 @@ struct ServiceCtx<'a> {
     volume: String,
     healthcheck: HealthCtx<'a>,
     networks: Vec<&'static str>,
+    security: &'a crate::stack::Security,
+    /// Relaxations of the hardened defaults, `key=value`; empty when none.
+    relaxed: String,
 }
 
 #[derive(Serialize)]
@@ -188,6 +191,8 @@ pub fn render(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result
                     start_period: &svc.healthcheck.start_period,
                 },
                 networks: networks(svc),
+                security: &svc.security,
+                relaxed: svc.security.relaxations().join("; "),
             }
         })
         .collect();

@@ -79,6 +79,18 @@ struct RawService {
     data: Option<String>,
     #[serde(default)]
     healthcheck: RawHealthcheck,
+    #[serde(default)]
+    security: RawSecurity,
+}
+
+/// Explicit relaxations of the hardened defaults; each shows up in `check` and the diff.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecurity {
+    read_only: Option<bool>,
+    #[serde(default)]
+    cap_add: Vec<String>,
+    user: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -126,6 +138,7 @@ pub struct Service {
     /// Container path of the service's named data volume.
     pub data: Option<String>,
     pub healthcheck: Healthcheck,
+    pub security: Security,
     /// Whether another service depends on this one.
     pub depended_on: bool,
 }
@@ -140,6 +153,34 @@ pub enum ImageSource {
     },
     /// Used as is.
     Image(String),
+}
+
+/// The hardened defaults and what `stack.toml` explicitly relaxes of them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Security {
+    /// Read-only root filesystem (default true).
+    pub read_only: bool,
+    /// Capabilities added back after dropping all, without the `CAP_` prefix.
+    pub cap_add: Vec<String>,
+    /// User to run as, replacing the kind's non-root default.
+    pub user: Option<String>,
+}
+
+impl Security {
+    /// Each relaxation as `key=value`, for the compose label and `check`.
+    pub fn relaxations(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.read_only {
+            out.push("read_only=false".to_string());
+        }
+        for cap in &self.cap_add {
+            out.push(format!("cap_add={cap}"));
+        }
+        if let Some(user) = &self.user {
+            out.push(format!("user={user}"));
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -481,6 +522,45 @@ fn validate(root: &Path, raw: RawStackFile) -> Result<Stack, Error> {
             problems.push(Problem::new(key("healthcheck.command"), "is empty"));
         }
 
+        let mut cap_add = Vec::new();
+        for cap in &raw_svc.security.cap_add {
+            let name = cap.strip_prefix("CAP_").unwrap_or(cap);
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+                problems.push(
+                    Problem::new(
+                        key("security.cap_add"),
+                        format!("`{cap}` is not a capability name"),
+                    )
+                    .hint("write it like `NET_BIND_SERVICE`; see capabilities(7)"),
+                );
+            } else if name == "ALL" {
+                problems.push(
+                    Problem::new(
+                        key("security.cap_add"),
+                        "adding back ALL capabilities is not allowed",
+                    )
+                    .hint("name the one capability the service needs"),
+                );
+            } else {
+                cap_add.push(name.to_string());
+            }
+        }
+        cap_add.sort();
+        cap_add.dedup();
+        if let Some(user) = &raw_svc.security.user
+            && (user.is_empty() || user.contains(char::is_whitespace))
+        {
+            problems.push(
+                Problem::new(key("security.user"), format!("`{user}` is not a user"))
+                    .hint("write `uid`, `uid:gid` or a user name"),
+            );
+        }
+        let security = Security {
+            read_only: raw_svc.security.read_only.unwrap_or(true),
+            cap_add,
+            user: raw_svc.security.user.clone(),
+        };
+
         if let Some(source) = source {
             services.insert(
                 name.clone(),
@@ -496,6 +576,7 @@ fn validate(root: &Path, raw: RawStackFile) -> Result<Stack, Error> {
                     mounts,
                     data: raw_svc.data.clone(),
                     healthcheck,
+                    security,
                     depended_on: depended.contains(name.as_str()),
                 },
             );

@@ -173,3 +173,94 @@ fn undefined_template_variable_names_the_file_and_line() {
     assert!(err.contains("undefined"), "{err}");
     assert_eq!(project.snapshot(), before);
 }
+
+#[test]
+fn shipped_stack_passes_the_security_check() {
+    let project = TestProject::shipped();
+    let out = project.stackgen(&["check"]);
+    assert_exit(&out, 0);
+    assert_eq!(stderr(&out), "check: 0 errors, 4 warnings, 0 relaxed\n");
+    let lines: Vec<String> = common::stdout(&out)
+        .lines()
+        .map(|l| l.split(" (why:").next().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "warning: db: build: the image is built on this host",
+            "warning: db: volumes: bind-mounts the host path `../db/init`",
+            "warning: greeter: build: the image is built on this host",
+            "warning: hello: build: the image is built on this host",
+        ]
+    );
+}
+
+#[test]
+fn a_template_that_breaks_the_policy_is_caught_and_up_refuses_it() {
+    let project = TestProject::shipped();
+    let t = project.read("templates/kinds/python-web.yml.j2");
+    project.write(
+        "templates/kinds/python-web.yml.j2",
+        &t.replace(
+            "    pids_limit: 128\n",
+            "    pids_limit: 128\n    privileged: true\n",
+        ),
+    );
+    let out = project.stackgen(&["check", "--json"]);
+    assert_exit(&out, 1);
+    let report: serde_json::Value = serde_json::from_str(&common::stdout(&out)).expect("json");
+    assert_eq!(report["errors"], 2);
+    let errors: Vec<String> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| format!("{} {} {}", f["service"], f["key"], f["message"]))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            r#""greeter" "privileged" "the container is privileged""#,
+            r#""hello" "privileged" "the container is privileged""#
+        ]
+    );
+    let before = project.snapshot();
+    let up = project.stackgen(&["up"]);
+    assert_exit(&up, 2);
+    assert!(
+        stderr(&up).contains("error: policy: 2 security findings above; nothing was deployed"),
+        "{}",
+        stderr(&up)
+    );
+    assert_eq!(
+        project.snapshot(),
+        before,
+        "a refused deploy writes nothing"
+    );
+}
+
+#[test]
+fn relaxations_in_stack_toml_show_up_in_check_and_the_compose_file() {
+    let project = TestProject::shipped();
+    project.edit_stack(|t| {
+        t.replace(
+            "publish = 8081\n",
+            "publish = 8081\nsecurity = { read_only = false, cap_add = [\"NET_BIND_SERVICE\"] }\n",
+        )
+    });
+    let out = project.stackgen(&["check"]);
+    assert_exit(&out, 0);
+    assert_eq!(stderr(&out), "check: 0 errors, 4 warnings, 2 relaxed\n");
+    let text = common::stdout(&out);
+    assert!(
+        text.contains(
+            "relaxed: hello: read_only: the root filesystem is writable, as stack.toml asks"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("relaxed: hello: cap_add: capability `NET_BIND_SERVICE` is added back, as stack.toml asks"), "{text}");
+    assert_exit(&project.stackgen(&["render"]), 0);
+    let compose = project.read("generated/docker-compose.yml");
+    assert!(compose.contains("io.stackgen.relaxed: \"read_only=false; cap_add=NET_BIND_SERVICE\""));
+    assert!(compose.contains("    read_only: false\n"));
+}

@@ -184,3 +184,183 @@ fn an_unhealthy_service_fails_the_deploy_naming_it_with_its_logs() {
     );
     assert!(stdout(&out).is_empty(), "no URLs on failure");
 }
+
+/// Issue 3: the properties the policy promises, read back from the running containers.
+#[test]
+fn running_stack_is_hardened_and_keeps_its_password_secret() {
+    let stack = E2eStack::new("hard");
+    stack.up();
+    let ids = stack.container_ids();
+    assert_eq!(ids.len(), 3);
+
+    for (service, id) in &ids {
+        let json = docker(&["inspect", "--format", "{{json .}}", id]);
+        let c: serde_json::Value = serde_json::from_str(&json).expect("inspect json");
+        let host = &c["HostConfig"];
+        let user = c["Config"]["User"].as_str().unwrap_or("");
+        assert!(
+            !user.is_empty() && !user.starts_with("0") && !user.starts_with("root"),
+            "{service} runs as `{user}`"
+        );
+        assert_eq!(host["ReadonlyRootfs"], true, "{service} read-only root");
+        assert_eq!(
+            host["CapDrop"],
+            serde_json::json!(["ALL"]),
+            "{service} caps dropped"
+        );
+        assert!(
+            host["CapAdd"].is_null() || host["CapAdd"] == serde_json::json!([]),
+            "{service} adds no capability: {}",
+            host["CapAdd"]
+        );
+        assert_eq!(
+            host["SecurityOpt"],
+            serde_json::json!(["no-new-privileges:true"])
+        );
+        assert_eq!(host["Privileged"], false);
+        assert!(
+            host["Memory"].as_i64().unwrap_or(0) > 0,
+            "{service} memory limit"
+        );
+        assert!(
+            host["NanoCpus"].as_i64().unwrap_or(0) > 0,
+            "{service} cpu limit"
+        );
+        assert!(
+            host["PidsLimit"].as_i64().unwrap_or(0) > 0,
+            "{service} pids limit"
+        );
+        assert_eq!(host["RestartPolicy"]["Name"], "unless-stopped");
+        assert_eq!(host["LogConfig"]["Config"]["max-size"], "10m");
+        assert!(
+            c["Config"]["Healthcheck"]["Test"].is_array(),
+            "{service} health check"
+        );
+        let ports = &host["PortBindings"];
+        if service == "db" {
+            assert!(
+                ports.is_null() || ports.as_object().is_some_and(|m| m.is_empty()),
+                "db is not published: {ports}"
+            );
+            for net in c["NetworkSettings"]["Networks"]
+                .as_object()
+                .expect("networks")
+                .keys()
+            {
+                let internal = docker(&["network", "inspect", "--format", "{{.Internal}}", net]);
+                assert_eq!(internal, "true", "db's network {net} is internal");
+            }
+        } else {
+            assert_eq!(
+                ports["8000/tcp"][0]["HostIp"], "127.0.0.1",
+                "{service} binds 127.0.0.1"
+            );
+            // The root filesystem is read-only for the app.
+            let write = std::process::Command::new("docker")
+                .args(["exec", id, "touch", "/app/intruder"])
+                .output()
+                .expect("docker exec");
+            assert!(
+                !write.status.success(),
+                "{service} could write its root filesystem"
+            );
+            assert!(
+                String::from_utf8_lossy(&write.stderr).contains("Read-only file system"),
+                "{}",
+                String::from_utf8_lossy(&write.stderr)
+            );
+        }
+    }
+
+    // The database answers a PostgreSQL handshake on its network, and not from the host.
+    let db_ip = docker(&[
+        "inspect",
+        "--format",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &ids["db"],
+    ]);
+    let probe = format!(
+        "import socket; s = socket.create_connection(('{db_ip}', 5432), timeout=3); \
+         s.sendall(bytes([0, 0, 0, 8, 4, 210, 22, 47])); print(s.recv(1).decode())"
+    );
+    let inside = docker(&["exec", &ids["greeter"], "python3", "-c", &probe]);
+    assert_eq!(
+        inside, "N",
+        "the handshake works from the greeter (SSL not offered)"
+    );
+    assert!(
+        !postgres_answers(&db_ip),
+        "the database must not answer from the host"
+    );
+
+    // The password appears nowhere it could leak from.
+    let password = std::fs::read_to_string(stack.project.file(".stackgen/secrets/db_password"))
+        .expect("secret");
+    let file = stack.compose_file().display().to_string();
+    let mut places = vec![(
+        "docker compose config".to_string(),
+        docker(&[
+            "compose",
+            "--project-name",
+            &stack.name,
+            "--file",
+            &file,
+            "config",
+        ]),
+    )];
+    for (service, id) in &ids {
+        places.push((
+            format!("docker inspect {service}"),
+            docker(&["inspect", id]),
+        ));
+        let logs = std::process::Command::new("docker")
+            .args(["logs", id])
+            .output()
+            .expect("logs");
+        places.push((
+            format!("logs of {service}"),
+            format!("{}{}", stdout(&logs), stderr(&logs)),
+        ));
+    }
+    for tag in stack.images() {
+        places.push((
+            format!("docker history {tag}"),
+            docker(&["history", "--no-trunc", &tag]),
+        ));
+        places.push((
+            format!("docker image inspect {tag}"),
+            docker(&["image", "inspect", &tag]),
+        ));
+    }
+    for rel in ["generated/docker-compose.yml", "generated/stack.lock"] {
+        places.push((rel.to_string(), stack.project.read(rel)));
+    }
+    assert!(places.len() >= 11);
+    for (place, text) in places {
+        assert!(
+            !text.contains(password.trim()),
+            "the password leaked into {place}"
+        );
+    }
+}
+
+/// Sends a PostgreSQL SSLRequest from the host; true when a PostgreSQL server answers it
+/// (`N` or `S`). A bare TCP connect is not enough here: this machine's network accepts
+/// connections to any address it routes out, and something there answers `HTTP/...`.
+fn postgres_answers(ip: &str) -> bool {
+    postgres_handshake(ip).is_some_and(|b| b == b'N' || b == b'S')
+}
+
+fn postgres_handshake(ip: &str) -> Option<u8> {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let addr: std::net::SocketAddr = format!("{ip}:5432").parse().expect("address");
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    s.write_all(&[0, 0, 0, 8, 4, 210, 22, 47]).ok()?;
+    let mut answer = [0u8; 1];
+    match s.read(&mut answer) {
+        Ok(1) => Some(answer[0]),
+        _ => None,
+    }
+}
