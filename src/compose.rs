@@ -108,6 +108,31 @@ pub fn local_tags() -> Result<BTreeSet<String>> {
     Ok(text(&out.stdout).lines().map(str::to_string).collect())
 }
 
+/// Host ports published by the running containers of a compose project, in one call.
+/// Reads labels, not the compose file, so it works before the first render.
+pub fn published_host_ports(project: &str) -> Result<BTreeSet<u16>> {
+    let label = format!("label=com.docker.compose.project={project}");
+    let out = run(&strings(&[
+        "ps",
+        "--filter",
+        &label,
+        "--format",
+        "{{.Ports}}",
+    ]))?;
+    if !out.status.success() {
+        anyhow::bail!("`docker ps` failed: {}", text(&out.stderr));
+    }
+    Ok(parse_ports(&text(&out.stdout)))
+}
+
+/// `127.0.0.1:8081->8000/tcp, [::]:8081->8000/tcp` -> {8081}
+fn parse_ports(out: &str) -> BTreeSet<u16> {
+    out.split([',', '\n'])
+        .filter_map(|entry| entry.split_once("->"))
+        .filter_map(|(host, _)| host.rsplit(':').next()?.trim().parse().ok())
+        .collect()
+}
+
 /// What to build for one service.
 #[derive(Debug, Clone)]
 pub struct BuildRequest {
@@ -333,6 +358,14 @@ mod tests {
             "build --tag demo/hello:abc --label io.stackgen.inputs=abcdef --build-arg \
              BASE_IMAGE=debian:bookworm-slim --file /p/apps/hello/Dockerfile /p/apps/hello"
         );
+    }
+
+    #[test]
+    fn published_ports_are_parsed() {
+        let got = parse_ports(
+            "127.0.0.1:8081->8000/tcp, [::]:8081->8000/tcp\n5432/tcp\n0.0.0.0:9000->9000/tcp",
+        );
+        assert_eq!(got.into_iter().collect::<Vec<_>>(), [8081, 9000]);
     }
 
     #[test]

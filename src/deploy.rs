@@ -31,17 +31,21 @@ pub struct Planned {
     pub stack: Stack,
     pub hashes: BTreeMap<String, ServiceInputs>,
     pub rendered: Rendered,
+    /// The security policy's findings; computing them also proves the YAML is valid.
+    pub findings: Vec<Finding>,
 }
 
-/// Load, validate, hash, render: reads only.
+/// Load, validate, hash, render, check: reads only.
 pub fn plan(dir: &Path) -> Result<Planned> {
     let stack = Stack::load(dir)?;
     let hashes = hash::hash_stack(&stack)?;
     let rendered = render::render(&stack, &hashes)?;
+    let findings = policy::check(&stack, &rendered.compose)?;
     Ok(Planned {
         stack,
         hashes,
         rendered,
+        findings,
     })
 }
 
@@ -93,35 +97,30 @@ fn render_cmd(dir: &Path, check: bool) -> Result<u8> {
     Ok(0)
 }
 
-/// The policy findings of a planned stack.
-fn findings(planned: &Planned) -> Result<Vec<Finding>> {
-    Ok(policy::check(&planned.stack, &planned.rendered.compose)?)
-}
-
 fn count(findings: &[Finding], severity: Severity) -> usize {
     findings.iter().filter(|f| f.severity == severity).count()
 }
 
 fn check_cmd(dir: &Path, json: bool) -> Result<u8> {
     let planned = plan(dir)?;
-    let findings = findings(&planned)?;
-    let errors = count(&findings, Severity::Error);
+    let findings = &planned.findings;
+    let errors = count(findings, Severity::Error);
     if json {
         let report = serde_json::json!({
             "errors": errors,
-            "warnings": count(&findings, Severity::Warning),
-            "relaxed": count(&findings, Severity::Relaxed),
+            "warnings": count(findings, Severity::Warning),
+            "relaxed": count(findings, Severity::Relaxed),
             "findings": findings,
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        for f in &findings {
+        for f in findings {
             println!("{}", f.line());
         }
         eprintln!(
             "check: {errors} errors, {} warnings, {} relaxed",
-            count(&findings, Severity::Warning),
-            count(&findings, Severity::Relaxed)
+            count(findings, Severity::Warning),
+            count(findings, Severity::Relaxed)
         );
     }
     Ok(if errors > 0 { 1 } else { 0 })
@@ -132,7 +131,7 @@ fn up(dir: &Path, allow_insecure: bool) -> Result<u8> {
     let stack = &planned.stack;
 
     // The security policy: errors refuse the deploy unless explicitly allowed.
-    let findings = findings(&planned)?;
+    let findings = &planned.findings;
     for f in findings.iter().filter(|f| f.severity != Severity::Warning) {
         eprintln!("{}", f.line());
     }
@@ -164,6 +163,7 @@ fn up(dir: &Path, allow_insecure: bool) -> Result<u8> {
 
     // Everything that can refuse the deploy, before anything is written.
     compose::check_engine()?;
+    check_host_ports(stack)?;
     let builds = missing_images(&planned)?;
     if !builds.is_empty() && !compose::image_exists(&stack.base_image)? {
         return Err(Error::runtime(
@@ -293,6 +293,31 @@ fn explain_failed_deploy(
             stack.name
         )),
     ))
+}
+
+/// Fails when a fixed host port is taken by something other than this stack itself.
+fn check_host_ports(stack: &Stack) -> Result<()> {
+    let ours = compose::published_host_ports(&stack.name)?;
+    for svc in stack.services.values() {
+        let Some(port) = svc.publish.filter(|p| *p != 0 && !ours.contains(p)) else {
+            continue;
+        };
+        let addr = (stack.bind_address.as_str(), port);
+        if let Err(e) = std::net::TcpListener::bind(addr) {
+            return Err(Error::runtime(
+                format!(
+                    "host port {port} on {} for `{}` is not available: {e}",
+                    stack.bind_address, svc.name
+                ),
+                Some(format!(
+                    "stop what listens there (`ss -ltnp 'sport = :{port}'` shows it) or change `publish` of `{}` in stack.toml",
+                    svc.name
+                )),
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The built services whose content-addressed tag is not present locally.

@@ -217,12 +217,14 @@ impl Stack {
 
     /// Parses and validates stack file text; `root` is where its relative paths point.
     pub fn parse(root: &Path, text: &str) -> Result<Stack, Error> {
-        let raw: RawStackFile = toml::from_str(text).map_err(|e| {
-            Error::input(Problem::new(
-                STACK_FILE,
-                e.to_string().trim_end().to_string(),
-            ))
-        })?;
+        // Unknown keys first, all of them at once and with suggestions; serde would stop
+        // at the first one.
+        let unknown = unknown_keys(text)?;
+        if !unknown.is_empty() {
+            return Err(Error::Input(unknown));
+        }
+        let raw: RawStackFile =
+            toml::from_str(text).map_err(|e| Error::input(toml_problem(text, &e)))?;
         validate(root, raw)
     }
 
@@ -230,6 +232,161 @@ impl Stack {
     pub fn service_names(&self) -> impl Iterator<Item = &str> {
         self.services.keys().map(String::as_str)
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// TOML errors and unknown keys, with line and column.
+
+const TOP_KEYS: &[&str] = &["stack", "secrets", "services"];
+const STACK_KEYS: &[&str] = &["name", "base_image", "bind_address", "wait_timeout"];
+const SECRET_KEYS: &[&str] = &["length"];
+const SERVICE_KEYS: &[&str] = &[
+    "kind",
+    "build",
+    "dockerfile",
+    "image",
+    "port",
+    "publish",
+    "build_args",
+    "environment",
+    "depends_on",
+    "secrets",
+    "mounts",
+    "data",
+    "healthcheck",
+    "security",
+];
+const HEALTHCHECK_KEYS: &[&str] = &[
+    "path",
+    "command",
+    "interval",
+    "timeout",
+    "retries",
+    "start_period",
+];
+const SECURITY_KEYS: &[&str] = &["read_only", "cap_add", "user"];
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
+    (line, col)
+}
+
+fn at_span(text: &str, span: &std::ops::Range<usize>) -> String {
+    let (line, col) = line_col(text, span.start);
+    format!("{STACK_FILE}:{line}:{col}")
+}
+
+/// A TOML syntax or type error as `stack.toml:<line>:<col>: <what>: `<offending text>``.
+fn toml_problem(text: &str, err: &toml::de::Error) -> Problem {
+    let message = err.message().trim_end().to_string();
+    let Some(span) = err.span() else {
+        return Problem::new(STACK_FILE, message);
+    };
+    let offending: String = text
+        .get(span.clone())
+        .unwrap_or("")
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(60)
+        .collect();
+    let message = if offending.trim().is_empty() {
+        message
+    } else {
+        format!("{message}: `{}`", offending.trim())
+    };
+    Problem::new(at_span(text, &span), message)
+        .hint("see the README's `stack.toml` reference for each key's type")
+}
+
+/// The known key closest to `key`, when it is close enough to be a likely typo.
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(key, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Every key the model does not know, each with where it is and the closest valid key.
+fn unknown_keys(text: &str) -> Result<Vec<Problem>, Error> {
+    use toml::de::{DeTable, DeValue};
+    fn table<'a, 'i>(v: &'a DeValue<'i>) -> Option<&'a DeTable<'i>> {
+        match v {
+            DeValue::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+    fn check(
+        text: &str,
+        t: &DeTable<'_>,
+        known: &[&str],
+        path: &str,
+        out: &mut Vec<(usize, Problem)>,
+    ) {
+        for (key, _) in t.iter() {
+            let name: &str = key.get_ref();
+            if known.contains(&name) {
+                continue;
+            }
+            let full = if path.is_empty() {
+                name.to_string()
+            } else {
+                format!("{path}.{name}")
+            };
+            let p = Problem::new(at_span(text, &key.span()), format!("unknown key `{full}`"));
+            out.push((
+                key.span().start,
+                match closest(name, known) {
+                    Some(k) => p.hint(format!("did you mean `{k}`?")),
+                    None => p.hint(format!("valid keys here: {}", known.join(", "))),
+                },
+            ));
+        }
+    }
+    let doc = DeTable::parse(text).map_err(|e| Error::input(toml_problem(text, &e)))?;
+    let root = doc.get_ref();
+    let mut out = Vec::new();
+    check(text, root, TOP_KEYS, "", &mut out);
+    if let Some(stack) = root.get("stack").and_then(|v| table(v.get_ref())) {
+        check(text, stack, STACK_KEYS, "stack", &mut out);
+    }
+    if let Some(secrets) = root.get("secrets").and_then(|v| table(v.get_ref())) {
+        for (name, secret) in secrets.iter() {
+            if let Some(t) = table(secret.get_ref()) {
+                let path = format!("secrets.{}", name.get_ref());
+                check(text, t, SECRET_KEYS, &path, &mut out);
+            }
+        }
+    }
+    if let Some(services) = root.get("services").and_then(|v| table(v.get_ref())) {
+        for (name, svc) in services.iter() {
+            let Some(svc) = table(svc.get_ref()) else {
+                continue;
+            };
+            let path = format!("services.{}", name.get_ref());
+            check(text, svc, SERVICE_KEYS, &path, &mut out);
+            for (sub, known) in [
+                ("healthcheck", HEALTHCHECK_KEYS),
+                ("security", SECURITY_KEYS),
+            ] {
+                if let Some(t) = svc.get(sub).and_then(|v| table(v.get_ref())) {
+                    check(text, t, known, &format!("{path}.{sub}"), &mut out);
+                }
+            }
+        }
+    }
+    // In file order, as an editor would walk them.
+    out.sort_by_key(|(start, _)| *start);
+    Ok(out.into_iter().map(|(_, p)| p).collect())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -890,9 +1047,10 @@ mod tests {
         let got = problems(&format!(
             "{HEAD}[services.a]\nkind = \"python-web\"\nbuild = \"apps/a\"\nport = 8000\nprot = 1\n"
         ));
-        assert_eq!(got.len(), 1, "{got:?}");
-        assert!(got[0].contains("unknown field `prot`"), "{}", got[0]);
-        assert!(got[0].contains("line 8"), "{}", got[0]);
+        assert_eq!(
+            got,
+            ["stack.toml:8:1: unknown key `services.a.prot`\n  hint: did you mean `port`?"]
+        );
     }
 
     #[test]
