@@ -55,14 +55,19 @@ impl Finding {
 /// Checks the rendered compose text and the stack's Dockerfiles. Reads only.
 pub fn check(stack: &Stack, compose: &str) -> Result<Vec<Finding>, Error> {
     let docs = YamlLoader::load_from_str(compose).map_err(|e| {
+        let line = e.marker().line();
+        let text = compose
+            .lines()
+            .nth(line.saturating_sub(1))
+            .unwrap_or("")
+            .trim();
         Error::input(
             Problem::new(
+                format!("{COMPOSE_FILE} (rendered):{line}:{}", e.marker().col() + 1),
                 format!(
-                    "{COMPOSE_FILE} (rendered):{}:{}",
-                    e.marker().line(),
-                    e.marker().col() + 1
+                    "the templates rendered invalid YAML: {}: `{text}`",
+                    e.info()
                 ),
-                format!("the templates rendered invalid YAML: {}", e.info()),
             )
             .hint("fix the template that writes this line; nothing was written"),
         )

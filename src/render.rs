@@ -215,6 +215,7 @@ pub fn render(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result
     let uses = |net: &str| services.iter().any(|s| s.networks.contains(&net));
 
     let env = environment(&stack.root)?;
+    let template_error = |e| template_error(&stack.root, e);
     let template = env.get_template(MAIN_TEMPLATE).map_err(template_error)?;
     let ctx = minijinja::context! {
         stack => StackCtx {
@@ -297,7 +298,7 @@ fn quote(value: Value) -> Result<String, minijinja::Error> {
         .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
 }
 
-fn template_error(err: minijinja::Error) -> Error {
+fn template_error(root: &Path, err: minijinja::Error) -> Error {
     // An error inside an included partial arrives wrapped; the innermost one knows the
     // file and line the user must fix.
     let mut inner = &err;
@@ -307,13 +308,21 @@ fn template_error(err: minijinja::Error) -> Error {
         inner = next;
     }
     let file = inner.name().unwrap_or(MAIN_TEMPLATE);
-    let location = match inner.line() {
-        Some(line) => format!("templates/{file}:{line}"),
-        None => format!("templates/{file}"),
-    };
-    let message = match inner.detail() {
+    let mut message = match inner.detail() {
         Some(detail) => format!("{}: {detail}", inner.kind()),
         None => inner.kind().to_string(),
+    };
+    let location = match inner.line() {
+        Some(line) => {
+            // Quote the template line, so the user sees what is wrong without opening it.
+            let source =
+                std::fs::read_to_string(root.join("templates").join(file)).unwrap_or_default();
+            if let Some(text) = source.lines().nth(line.saturating_sub(1)) {
+                message.push_str(&format!(" in `{}`", text.trim()));
+            }
+            format!("templates/{file}:{line}")
+        }
+        None => format!("templates/{file}"),
     };
     Error::input(
         Problem::new(location, message)

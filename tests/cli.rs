@@ -106,28 +106,6 @@ fn bad_stack_file_exits_2_with_every_problem_and_writes_nothing() {
 }
 
 #[test]
-fn toml_errors_point_at_line_and_column() {
-    let project = TestProject::shipped();
-    project.edit_stack(|t| {
-        t.replace(
-            "port = 8000\npublish = 8081",
-            "port = \"8000\"\npublish = 8081",
-        )
-    });
-    let out = project.stackgen(&["render"]);
-    assert_exit(&out, 2);
-    let err = stderr(&out);
-    assert!(
-        err.starts_with("error: stack.toml: TOML parse error at line 27, column 8"),
-        "{err}"
-    );
-    assert!(
-        err.contains("invalid type: string \"8000\", expected u16"),
-        "{err}"
-    );
-}
-
-#[test]
 fn missing_stack_file_is_bad_input() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackgen"))
