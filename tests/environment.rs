@@ -1,0 +1,215 @@
+//! What the environment can get wrong (no docker, no daemon, no Compose v2, no base image,
+//! a host port taken) and bad input under `up`: each gives one clear message with a fix,
+//! exit 1 (environment) or 2 (input), and leaves files and the engine untouched.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{TestProject, assert_exit, docker, require_engine, stderr};
+
+/// A copy of the shipped stack under a unique name, so engine checks can be scoped to it.
+fn project(label: &str) -> (TestProject, String) {
+    let name = format!("sgenv-{label}-{}", std::process::id());
+    let project = TestProject::shipped();
+    project.edit_stack(|t| t.replace("name = \"stackgen\"", &format!("name = \"{name}\"")));
+    (project, name)
+}
+
+fn stackgen_with_env(project: &TestProject, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackgen"));
+    cmd.arg("--dir").arg(project.path()).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run stackgen")
+}
+
+/// Nothing of the project exists in the engine: no container, network, volume or image.
+#[track_caller]
+fn engine_untouched(name: &str) {
+    let label = format!("label=com.docker.compose.project={name}");
+    assert_eq!(docker(&["ps", "-aq", "--filter", &label]), "", "containers");
+    assert_eq!(
+        docker(&["network", "ls", "-q", "--filter", &label]),
+        "",
+        "networks"
+    );
+    assert_eq!(
+        docker(&["volume", "ls", "-q", "--filter", &label]),
+        "",
+        "volumes"
+    );
+    let images = docker(&["image", "ls", "--format", "{{.Repository}}"]);
+    assert!(
+        !images.lines().any(|r| r.starts_with(&format!("{name}/"))),
+        "no image was built"
+    );
+}
+
+/// The whole failure: exit code, exact stderr prefix, no file written, no engine change.
+#[track_caller]
+fn fails_cleanly(
+    project: &TestProject,
+    before: &[(String, Vec<u8>)],
+    name: &str,
+    out: &Output,
+    code: i32,
+    starts: &str,
+) {
+    assert_exit(out, code);
+    assert!(
+        stderr(out).starts_with(starts),
+        "expected stderr to start with:\n{starts}\n--- got\n{}",
+        stderr(out)
+    );
+    assert!(!project.file(".stackgen").exists(), "no secret generated");
+    // The copy renders differently (another name), so unchanged files prove no write.
+    assert_eq!(project.snapshot(), before, "no file written");
+    if name != "-" {
+        engine_untouched(name);
+    }
+}
+
+#[test]
+fn docker_not_installed() {
+    let (project, _) = project("nodocker");
+    let before = project.snapshot();
+    let out = stackgen_with_env(
+        &project,
+        &["up"],
+        &[("STACKGEN_DOCKER", "/nonexistent/docker")],
+    );
+    fails_cleanly(
+        &project,
+        &before,
+        "-",
+        &out,
+        1,
+        "error: `/nonexistent/docker` is not installed\n\
+         hint: install Docker Engine: https://docs.docker.com/engine/install/\n",
+    );
+}
+
+#[test]
+fn daemon_not_reachable() {
+    let (project, _) = project("nodaemon");
+    let before = project.snapshot();
+    let out = stackgen_with_env(
+        &project,
+        &["up"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    fails_cleanly(
+        &project,
+        &before,
+        "-",
+        &out,
+        1,
+        "error: the Docker daemon is not reachable: ",
+    );
+    assert!(
+        stderr(&out).contains("hint: start it (`sudo systemctl start docker`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn compose_v2_missing() {
+    require_engine();
+    let (project, name) = project("nocompose");
+    let empty = tempfile::tempdir().expect("tempdir");
+    let config = empty.path().display().to_string();
+    let before = project.snapshot();
+    let out = stackgen_with_env(&project, &["up"], &[("DOCKER_CONFIG", &config)]);
+    fails_cleanly(
+        &project,
+        &before,
+        &name,
+        &out,
+        1,
+        "error: the Docker Compose v2 plugin (`docker compose`) is missing",
+    );
+    assert!(
+        stderr(&out)
+            .contains("hint: run `just tools`, or install the `docker-compose-plugin` package"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn base_image_missing() {
+    require_engine();
+    let (project, name) = project("nobase");
+    project.edit_stack(|t| {
+        t.replace(
+            "base_image = \"debian:bookworm-slim\"",
+            "base_image = \"stackgen-test/absent-base:1\"",
+        )
+    });
+    let before = project.snapshot();
+    let out = project.stackgen(&["up"]);
+    fails_cleanly(
+        &project,
+        &before,
+        &name,
+        &out,
+        1,
+        "error: the base image `stackgen-test/absent-base:1` is not present locally\n\
+         hint: run `just base`: it pulls the image, or builds it from Debian packages\n",
+    );
+}
+
+#[test]
+fn host_port_taken() {
+    require_engine();
+    let (project, name) = project("porttaken");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    project.edit_stack(|t| t.replace("publish = 8081", &format!("publish = {port}")));
+    let before = project.snapshot();
+    let out = project.stackgen(&["up"]);
+    fails_cleanly(
+        &project,
+        &before,
+        &name,
+        &out,
+        1,
+        &format!(
+            "error: host port {port} on 127.0.0.1 for `hello` is not available: Address already in use (os error 98)\n\
+             hint: stop what listens there (`ss -ltnp 'sport = :{port}'` shows it) or change `publish` of `hello` in stack.toml\n"
+        ),
+    );
+    drop(listener);
+}
+
+#[test]
+fn bad_input_under_up_touches_neither_files_nor_engine() {
+    require_engine();
+    for (label, edit) in [
+        ("dup", ("publish = 8082", "publish = 8081")),
+        (
+            "cycle",
+            ("port = 5432", "port = 5432\ndepends_on = [\"greeter\"]"),
+        ),
+        (
+            "key",
+            ("wait_timeout = 120", "wait_timeout = 120\nwait = 1"),
+        ),
+    ] {
+        let (project, name) = project(label);
+        project.edit_stack(|t| t.replace(edit.0, edit.1));
+        let before = project.snapshot();
+        let out = project.stackgen(&["up"]);
+        assert_exit(&out, 2);
+        assert!(
+            stderr(&out).starts_with("error: stack.toml"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(project.snapshot(), before, "{label}: files unchanged");
+        engine_untouched(&name);
+    }
+}
