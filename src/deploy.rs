@@ -37,7 +37,16 @@ pub struct Planned {
 
 /// Load, validate, hash, render, check: reads only.
 pub fn plan(dir: &Path) -> Result<Planned> {
-    let stack = Stack::load(dir)?;
+    plan_stack(Stack::load(dir)?)
+}
+
+/// The same pipeline from stack file text, for `root`'s templates and build contexts.
+/// This is what the fuzz target drives: it must return, never panic, on any text.
+pub fn plan_text(root: &Path, text: &str) -> Result<Planned> {
+    plan_stack(Stack::parse(root, text)?)
+}
+
+fn plan_stack(stack: Stack) -> Result<Planned> {
     let hashes = hash::hash_stack(&stack)?;
     let rendered = render::render(&stack, &hashes)?;
     let findings = policy::check(&stack, &rendered.compose)?;
