@@ -28,6 +28,14 @@ lint: tools
 smoke:
     scripts/smoke.sh {{stackgen}}
 
+# Preview a deploy: the compose file diff and what `up` would do to each service, and why.
+diff: build
+    {{stackgen}} diff
+
+# Each service's state, health, URL, and whether it matches the generated file.
+status: build
+    {{stackgen}} status
+
 # Stop the stack; its data volume is kept (`{{stackgen}} down --volumes` deletes it).
 down: build
     {{stackgen}} down

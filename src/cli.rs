@@ -53,6 +53,34 @@ pub enum Command {
         #[arg(long)]
         allow_insecure: bool,
     },
+    /// Preview a deploy: the compose file diff, then what `up` would do to each service.
+    ///
+    /// Writes nothing, builds nothing, touches no container. Each service is `+ create`,
+    /// `~ rebuild` (its image inputs changed; the files are listed), `~ recreate` (its
+    /// config changed; the keys are listed), `~ start`, `- remove` or `= unchanged`.
+    Diff {
+        /// Exit 1 when anything would change, 0 when nothing would.
+        #[arg(long)]
+        exit_code: bool,
+        /// Print the diff and the plan as JSON (see the README for the shape).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Explain what `up` would do to one service, and why.
+    Why {
+        /// The service, as named in stack.toml (or running).
+        service: String,
+        /// Print the explanation as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show each service's state, health, image, URL, and whether it matches the generated
+    /// file (in sync, drifted, missing, orphan). Exit 1 when anything is not in sync.
+    Status {
+        /// Print the rows as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print `<service>\t<url>` for each published service of the running stack.
     Urls,
     /// Stop and remove the stack's containers and networks; data volumes are kept.

@@ -1,7 +1,7 @@
 //! The only module that runs `docker`. Argument vectors are built by pure functions (tested
 //! below) and run through `duct`, never through a shell string.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -131,6 +131,110 @@ fn parse_ports(out: &str) -> BTreeSet<u16> {
         .filter_map(|entry| entry.split_once("->"))
         .filter_map(|(host, _)| host.rsplit(':').next()?.trim().parse().ok())
         .collect()
+}
+
+/// Compose's own config hash of each service of a compose file given as text (read from
+/// stdin, so nothing is written), as `com.docker.compose.config-hash` labels carry it.
+pub fn config_hashes(
+    project: &str,
+    project_dir: &Path,
+    compose: &str,
+) -> Result<BTreeMap<String, String>> {
+    let dir = project_dir.display().to_string();
+    let args = strings(&[
+        "compose",
+        "--project-name",
+        project,
+        "--project-directory",
+        &dir,
+        "--file",
+        "-",
+        "config",
+        "--hash",
+        "*",
+    ]);
+    let out = duct::cmd(docker(), &args)
+        .stdin_bytes(compose.as_bytes().to_vec())
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .context("cannot run `docker compose config --hash`")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "`docker compose config --hash` failed: {}",
+            text(&out.stderr)
+        );
+    }
+    Ok(text(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(s, h)| (s.to_string(), h.trim().to_string()))
+        .collect())
+}
+
+/// Every container of a compose project (running or not), with the labels stackgen and
+/// compose put on it: `docker ps` for the ids, one `docker inspect` for the details.
+pub fn containers(project: &str) -> Result<Vec<crate::plan::Running>> {
+    let label = format!("label=com.docker.compose.project={project}");
+    let out = run(&strings(&[
+        "ps",
+        "--all",
+        "--quiet",
+        "--no-trunc",
+        "--filter",
+        &label,
+    ]))?;
+    if !out.status.success() {
+        anyhow::bail!("`docker ps` failed: {}", text(&out.stderr));
+    }
+    let ids: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = strings(&["inspect"]);
+    args.extend(ids);
+    let out = run(&args)?;
+    if !out.status.success() {
+        anyhow::bail!("`docker inspect` failed: {}", text(&out.stderr));
+    }
+    parse_inspect(&text(&out.stdout))
+}
+
+pub fn remove_container(id: &str) -> Result<()> {
+    let out = run(&strings(&["rm", "--force", "--volumes", id]))?;
+    if !out.status.success() {
+        anyhow::bail!("`docker rm {id}` failed: {}", text(&out.stderr));
+    }
+    Ok(())
+}
+
+fn parse_inspect(json: &str) -> Result<Vec<crate::plan::Running>> {
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(json).context("cannot parse `docker inspect` output")?;
+    let mut out = Vec::new();
+    for c in all {
+        let labels = &c["Config"]["Labels"];
+        let label = |k: &str| labels[k].as_str().map(str::to_string);
+        if label("com.docker.compose.oneoff").as_deref() == Some("True") {
+            continue;
+        }
+        let id = c["Id"].as_str().unwrap_or("");
+        out.push(crate::plan::Running {
+            service: label("com.docker.compose.service").unwrap_or_default(),
+            id: id.chars().take(12).collect(),
+            state: c["State"]["Status"].as_str().unwrap_or("").to_string(),
+            health: c["State"]["Health"]["Status"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            image: c["Config"]["Image"].as_str().unwrap_or("").to_string(),
+            inputs_hash: label(crate::render::HASH_LABEL),
+            config_hash: label("com.docker.compose.config-hash").unwrap_or_default(),
+        });
+    }
+    out.sort_by(|a, b| a.service.cmp(&b.service));
+    Ok(out)
 }
 
 /// What to build for one service.

@@ -22,6 +22,9 @@ pub fn execute(cli: &Cli) -> Result<u8> {
         Command::Check { json } => check_cmd(&cli.dir, *json),
         Command::Up { allow_insecure } => up(&cli.dir, *allow_insecure),
         Command::Urls => urls(&cli.dir),
+        Command::Diff { exit_code, json } => crate::review::diff(&cli.dir, *exit_code, *json),
+        Command::Why { service, json } => crate::review::why(&cli.dir, service, *json),
+        Command::Status { json } => crate::review::status(&cli.dir, *json),
         Command::Down { volumes } => down(&cli.dir, *volumes),
     }
 }
@@ -202,6 +205,7 @@ fn up(dir: &Path, allow_insecure: bool) -> Result<u8> {
     let project = Project::new(&stack.name, &stack.root.join(render::COMPOSE_FILE));
     let started = Instant::now();
     let ok = project.up(stack.wait_timeout)?;
+    remove_orphans(stack)?;
     // Compose's exit code is not the whole truth (interrupts, partial waits): read the state.
     let states = project.ps()?;
     let failing: Vec<_> = stack
@@ -213,6 +217,7 @@ fn up(dir: &Path, allow_insecure: bool) -> Result<u8> {
     if !ok || !failing.is_empty() {
         return Err(explain_failed_deploy(stack, &project, &failing)?.into());
     }
+    crate::state::save_deployed(&stack.root, &planned.rendered)?;
     eprintln!(
         "stack `{}` is up: {} services healthy in {:.1}s",
         stack.name,
@@ -221,6 +226,22 @@ fn up(dir: &Path, allow_insecure: bool) -> Result<u8> {
     );
     print_urls(stack, &project)?;
     Ok(0)
+}
+
+/// Removes containers that carry the stack's project label but no declared service.
+/// `up --remove-orphans` covers those compose created; this also covers containers
+/// started by hand under the project's label, which compose does not consider its own.
+fn remove_orphans(stack: &Stack) -> Result<()> {
+    for c in compose::containers(&stack.name)? {
+        if !stack.services.contains_key(&c.service) {
+            compose::remove_container(&c.id)?;
+            eprintln!(
+                "removed orphan container {} (service `{}`)",
+                c.id, c.service
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Prints `<service>\t<url>` for each published service that has a port bound.

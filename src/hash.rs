@@ -25,15 +25,15 @@ const MANIFEST_VERSION: &str = "stackgen-inputs-v1";
 pub const TAG_HEX: usize = 12;
 
 /// One input file, as the build sees it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileInput {
     /// `644`, `755`, or `link` for a symlink (whose target text is hashed).
-    pub mode: &'static str,
+    pub mode: String,
     pub sha256: String,
 }
 
 /// Everything that goes into one service's image, and the digest over it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServiceInputs {
     /// sha256 over the manifest below, 64 hex digits.
     pub hash: String,
@@ -101,12 +101,12 @@ pub fn hash_stack(stack: &Stack) -> Result<BTreeMap<String, ServiceInputs>> {
                 .map(|(rel, f)| {
                     let input = if f.symlink {
                         FileInput {
-                            mode: "link",
+                            mode: "link".into(),
                             sha256: hex(&Sha256::digest(f.link_target.as_bytes())),
                         }
                     } else {
                         FileInput {
-                            mode: if f.executable { "755" } else { "644" },
+                            mode: if f.executable { "755" } else { "644" }.into(),
                             sha256: digests[&f.path].clone(),
                         }
                     };

@@ -7,7 +7,9 @@
 //! - [`hash`]: per-service input hashing (Dockerfile, context after `.dockerignore`,
 //!   build args, base image) that names every image;
 //! - [`render`]: minijinja templates -> compose file and lock, a pure function;
+//! - [`plan`]: what `up` would do to each service and why (`diff`, `why`, `status`);
 //! - [`policy`]: the container-security policy `check` and `up` enforce;
+//! - [`review`]: `diff`, `why` and `status`, which look and never touch;
 //! - [`secrets`]: generated secrets, handed to containers as file secrets;
 //! - [`state`]: atomic writes of everything stackgen puts on disk;
 //! - [`compose`]: the only module that runs `docker`;
@@ -21,8 +23,10 @@ pub mod compose;
 pub mod deploy;
 pub mod error;
 pub mod hash;
+pub mod plan;
 pub mod policy;
 pub mod render;
+pub mod review;
 pub mod secrets;
 pub mod stack;
 pub mod state;

@@ -103,6 +103,15 @@ struct LockEntry<'a> {
     inputs: &'a ServiceInputs,
 }
 
+/// Reads a lock file back: service name -> its inputs.
+pub fn parse_lock(text: &str) -> Option<BTreeMap<String, ServiceInputs>> {
+    #[derive(serde::Deserialize)]
+    struct Lock {
+        services: BTreeMap<String, ServiceInputs>,
+    }
+    serde_json::from_str::<Lock>(text).ok().map(|l| l.services)
+}
+
 /// Paths in the compose file are relative to `generated/`, where it lives.
 fn from_generated(project_rel: &str) -> String {
     format!("../{project_rel}")

@@ -1,6 +1,7 @@
 //! Files stackgen writes on disk, written atomically: a temporary file in the same folder,
 //! synced, then renamed over the target, so an interrupt at any point leaves the old file
-//! or the new one, never a partial one.
+//! or the new one, never a partial one. Also the snapshot of the last successful deploy
+//! (`.stackgen/deployed/`), which lets `diff` name what changed since.
 
 use std::io::Write;
 use std::path::Path;
@@ -33,6 +34,30 @@ pub fn write_if_changed(path: &Path, contents: &[u8], mode: u32) -> Result<bool>
 fn permissions(mode: u32) -> std::fs::Permissions {
     use std::os::unix::fs::PermissionsExt;
     std::fs::Permissions::from_mode(mode)
+}
+
+/// Project-relative folder holding the compose file and lock of the last successful `up`.
+pub const DEPLOYED_DIR: &str = ".stackgen/deployed";
+
+/// Records what was just deployed.
+pub fn save_deployed(root: &Path, rendered: &crate::render::Rendered) -> Result<()> {
+    let dir = root.join(DEPLOYED_DIR);
+    write_if_changed(
+        &dir.join("docker-compose.yml"),
+        rendered.compose.as_bytes(),
+        0o644,
+    )?;
+    write_if_changed(&dir.join("stack.lock"), rendered.lock.as_bytes(), 0o644)?;
+    Ok(())
+}
+
+/// The last successful deploy's files, when both are there.
+pub fn load_deployed(root: &Path) -> Option<crate::render::Rendered> {
+    let dir = root.join(DEPLOYED_DIR);
+    Some(crate::render::Rendered {
+        compose: std::fs::read_to_string(dir.join("docker-compose.yml")).ok()?,
+        lock: std::fs::read_to_string(dir.join("stack.lock")).ok()?,
+    })
 }
 
 #[cfg(test)]

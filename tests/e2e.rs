@@ -364,3 +364,175 @@ fn postgres_handshake(ip: &str) -> Option<u8> {
         _ => None,
     }
 }
+
+/// `stackgen diff --json`, parsed: (exit code, service -> (action, reasons)).
+fn plan_of(
+    stack: &E2eStack,
+) -> (
+    i32,
+    std::collections::BTreeMap<String, (String, Vec<String>)>,
+) {
+    let out = stack.project.stackgen(&["diff", "--exit-code", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("diff --json: {e}\n{}\n{}", stdout(&out), stderr(&out)));
+    let services = report["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|s| {
+            let reasons = s["reasons"]
+                .as_array()
+                .expect("reasons")
+                .iter()
+                .map(|r| r.as_str().unwrap_or("").to_string())
+                .collect();
+            (
+                s["service"].as_str().unwrap_or("").to_string(),
+                (s["action"].as_str().unwrap_or("").to_string(), reasons),
+            )
+        })
+        .collect();
+    (out.status.code().unwrap_or(-1), services)
+}
+
+fn unchanged() -> (String, Vec<String>) {
+    ("unchanged".into(), vec![])
+}
+
+/// Issue 5: the plan against what really runs, and status, changing nothing.
+#[test]
+fn diff_and_status_explain_every_change_and_touch_nothing() {
+    let stack = E2eStack::new("plan");
+    stack.up();
+    let ids = stack.container_ids();
+    let original_stack = stack.project.read("stack.toml");
+    let original_app = stack.project.read("apps/hello/app.py");
+
+    // Deployed as rendered: all unchanged, exit 0.
+    let (code, plan) = plan_of(&stack);
+    assert_eq!(code, 0);
+    assert!(plan.values().all(|p| *p == unchanged()), "{plan:?}");
+    let out = stack.project.stackgen(&["diff"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).starts_with("generated/docker-compose.yml: no changes\n"),
+        "{}",
+        stdout(&out)
+    );
+
+    // One app file edited: that service, that file, a rebuild.
+    stack
+        .project
+        .write("apps/hello/app.py", &format!("{original_app}\n# edited\n"));
+    let before = stack.project.snapshot();
+    let (code, plan) = plan_of(&stack);
+    assert_eq!(code, 1);
+    assert_eq!(
+        plan["hello"],
+        ("rebuild".to_string(), vec!["~ app.py".to_string()])
+    );
+    assert_eq!(plan["greeter"], unchanged());
+    assert_eq!(plan["db"], unchanged());
+    let why = stack.project.stackgen(&["why", "hello"]);
+    assert_exit(&why, 0);
+    assert!(
+        stdout(&why).starts_with("~ hello        rebuild  "),
+        "{}",
+        stdout(&why)
+    );
+    assert!(
+        stdout(&why).ends_with("\n    ~ app.py\n"),
+        "{}",
+        stdout(&why)
+    );
+    assert_eq!(
+        stack.project.snapshot(),
+        before,
+        "diff and why write nothing"
+    );
+    stack.project.write("apps/hello/app.py", &original_app);
+
+    // An environment variable changed: a recreate naming the key.
+    stack.project.edit_stack(|t| {
+        t.replace(
+            "PGDATABASE = \"app\",",
+            "PGDATABASE = \"app\", GREETER_MODE = \"loud\",",
+        )
+    });
+    let (_, plan) = plan_of(&stack);
+    assert_eq!(
+        plan["greeter"],
+        (
+            "recreate".to_string(),
+            vec!["environment.GREETER_MODE".to_string()]
+        )
+    );
+    assert_eq!(plan["hello"], unchanged());
+
+    // A service added and one removed.
+    stack.project.write("stack.toml", &original_stack);
+    stack
+        .project
+        .edit_stack(|t| t.replace("[services.hello]", "[services.hi]"));
+    let (_, plan) = plan_of(&stack);
+    assert_eq!(plan["hi"].0, "create");
+    assert_eq!(plan["hello"].0, "remove");
+    assert_eq!(plan["db"], unchanged());
+    stack.project.write("stack.toml", &original_stack);
+    assert_eq!(stack.container_ids(), ids, "diff touched no container");
+
+    // A container stopped by hand: status and the plan both say so.
+    docker(&["stop", "--time", "5", &ids["hello"]]);
+    let status = stack.project.stackgen(&["status", "--json"]);
+    assert_exit(&status, 1);
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&status)).expect("status json");
+    let hello = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["service"] == "hello")
+        .expect("hello row");
+    assert_eq!(hello["state"], "exited");
+    assert_eq!(hello["sync"], "drifted");
+    let (_, plan) = plan_of(&stack);
+    assert_eq!(plan["hello"].0, "start");
+
+    // A container started outside stackgen under the stack's project: an orphan.
+    let image = stack.image_tags()["hello"].clone();
+    docker(&[
+        "run",
+        "--detach",
+        "--label",
+        &format!("com.docker.compose.project={}", stack.name),
+        "--label",
+        "com.docker.compose.service=rogue",
+        "--entrypoint",
+        "sleep",
+        &image,
+        "300",
+    ]);
+    let status = stack.project.stackgen(&["status"]);
+    assert_exit(&status, 1);
+    let text = stdout(&status);
+    let rogue = text
+        .lines()
+        .find(|l| l.starts_with("rogue "))
+        .expect("rogue row");
+    assert!(rogue.contains(" orphan "), "{rogue}");
+    let (_, plan) = plan_of(&stack);
+    assert_eq!(plan["rogue"].0, "remove");
+
+    // `up` converges: the stopped one starts, the orphan goes; status is all in sync.
+    stack.up();
+    let status = stack.project.stackgen(&["status"]);
+    assert_exit(&status, 0);
+    assert_eq!(
+        stdout(&status)
+            .lines()
+            .filter(|l| l.contains(" in sync"))
+            .count(),
+        3,
+        "{}",
+        stdout(&status)
+    );
+}
