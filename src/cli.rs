@@ -52,6 +52,33 @@ pub enum Command {
         /// Deploy even when `stackgen check` reports errors (each one is printed).
         #[arg(long)]
         allow_insecure: bool,
+        /// On a failed deploy, leave it in place instead of bringing the last good
+        /// generation back.
+        #[arg(long)]
+        no_rollback: bool,
+        /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        lock_timeout: u64,
+    },
+    /// Deploy an earlier generation again, without building anything.
+    Rollback {
+        /// The generation to deploy (default: the one before the current).
+        generation: Option<u32>,
+        /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        lock_timeout: u64,
+    },
+    /// List the generations: every successful deploy, the current one marked.
+    History {
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete old generations and the images only they used.
+    Gc {
+        /// How many of the newest generations to keep (the current one is always kept).
+        #[arg(long, value_name = "K")]
+        keep: u32,
     },
     /// Preview a deploy: the compose file diff, then what `up` would do to each service.
     ///
@@ -88,5 +115,8 @@ pub enum Command {
         /// Also delete the stack's named volumes, i.e. all its data.
         #[arg(long)]
         volumes: bool,
+        /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        lock_timeout: u64,
     },
 }

@@ -15,8 +15,31 @@ fn docker() -> String {
     std::env::var("STACKGEN_DOCKER").unwrap_or_else(|_| "docker".to_string())
 }
 
+/// A `docker` command that dies with stackgen. Without this, `kill -9` of stackgen
+/// would leave its `docker compose up` or `docker build` running on, racing the next
+/// `stackgen up` once the deploy lock is free.
+fn docker_cmd<I, S>(args: I) -> duct::Expression
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString>,
+{
+    duct::cmd(docker(), args).before_spawn(|cmd| {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe and touches only the child's own state.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Ok(())
+    })
+}
+
 fn run(args: &[String]) -> Result<Output> {
-    duct::cmd(docker(), args)
+    docker_cmd(args)
         .stdout_capture()
         .stderr_capture()
         .unchecked()
@@ -34,7 +57,7 @@ fn strings(args: &[&str]) -> Vec<String> {
 
 /// Checks the engine and Compose v2 are there, with a fix for each way they are not.
 pub fn check_engine() -> Result<(), Error> {
-    let version = duct::cmd(docker(), ["version", "--format", "{{.Server.Version}}"])
+    let version = docker_cmd(["version", "--format", "{{.Server.Version}}"])
         .stdout_capture()
         .stderr_capture()
         .unchecked()
@@ -153,7 +176,7 @@ pub fn config_hashes(
         "--hash",
         "*",
     ]);
-    let out = duct::cmd(docker(), &args)
+    let out = docker_cmd(&args)
         .stdin_bytes(compose.as_bytes().to_vec())
         .stdout_capture()
         .stderr_capture()
@@ -237,6 +260,11 @@ fn parse_inspect(json: &str) -> Result<Vec<crate::plan::Running>> {
     Ok(out)
 }
 
+/// Removes an image tag (the layers stay while another tag uses them).
+pub fn remove_image(tag: &str) -> Result<bool> {
+    Ok(run(&strings(&["rmi", tag]))?.status.success())
+}
+
 /// What to build for one service.
 #[derive(Debug, Clone)]
 pub struct BuildRequest {
@@ -268,7 +296,7 @@ pub fn build(req: &BuildRequest) -> Result<(), Error> {
     // No buildx here: the classic builder, asked for explicitly so the CLI does not
     // look for BuildKit and fail.
     let args = build_args(req);
-    let out = duct::cmd(docker(), &args)
+    let out = docker_cmd(&args)
         .env("DOCKER_BUILDKIT", "0")
         .stdout_capture()
         .stderr_capture()
@@ -295,24 +323,30 @@ pub fn build(req: &BuildRequest) -> Result<(), Error> {
     ))
 }
 
-/// One compose project: a name and its compose file.
+/// One compose project: a name, its compose file, and the folder relative paths in the
+/// file resolve against (always `generated/`, also for a generation's copy of the file).
 #[derive(Debug, Clone)]
 pub struct Project {
     pub name: String,
     pub file: PathBuf,
+    pub dir: PathBuf,
 }
 
 impl Project {
-    pub fn new(name: &str, file: &Path) -> Project {
+    pub fn new(name: &str, file: &Path, dir: &Path) -> Project {
         Project {
             name: name.to_string(),
             file: file.to_path_buf(),
+            dir: dir.to_path_buf(),
         }
     }
 
-    /// `docker compose -p <name> -f <file> <rest...>`
+    /// `docker compose -p <name> --project-directory <dir> -f <file> <rest...>`
     pub fn args(&self, rest: &[&str]) -> Vec<String> {
-        let mut args = strings(&["compose", "--project-name", &self.name, "--file"]);
+        let mut args = strings(&["compose", "--project-name", &self.name]);
+        args.push("--project-directory".into());
+        args.push(self.dir.display().to_string());
+        args.push("--file".into());
         args.push(self.file.display().to_string());
         args.extend(rest.iter().map(|s| s.to_string()));
         args
@@ -344,7 +378,7 @@ impl Project {
     /// Runs `up --wait`, compose's progress going to our stderr. Returns whether it
     /// succeeded; the caller reads the state afterwards rather than trusting the code.
     pub fn up(&self, wait_timeout: u32) -> Result<bool> {
-        let status = duct::cmd(docker(), self.up_args(wait_timeout))
+        let status = docker_cmd(self.up_args(wait_timeout))
             .stdout_to_stderr()
             .unchecked()
             .run()
@@ -353,7 +387,7 @@ impl Project {
     }
 
     pub fn down(&self, volumes: bool) -> Result<bool> {
-        let status = duct::cmd(docker(), self.down_args(volumes))
+        let status = docker_cmd(self.down_args(volumes))
             .stdout_to_stderr()
             .unchecked()
             .run()
@@ -434,15 +468,21 @@ mod tests {
 
     #[test]
     fn up_args_are_complete() {
-        let p = Project::new("demo", Path::new("/p/generated/docker-compose.yml"));
+        let p = Project::new(
+            "demo",
+            Path::new("/p/generated/docker-compose.yml"),
+            Path::new("/p/generated"),
+        );
         assert_eq!(
             p.up_args(30).join(" "),
-            "compose --project-name demo --file /p/generated/docker-compose.yml up --detach \
-             --wait --wait-timeout 30 --remove-orphans --no-build --pull never"
+            "compose --project-name demo --project-directory /p/generated --file \
+             /p/generated/docker-compose.yml up --detach --wait --wait-timeout 30 \
+             --remove-orphans --no-build --pull never"
         );
         assert_eq!(
             p.down_args(false).join(" "),
-            "compose --project-name demo --file /p/generated/docker-compose.yml down --remove-orphans"
+            "compose --project-name demo --project-directory /p/generated --file \
+             /p/generated/docker-compose.yml down --remove-orphans"
         );
         assert!(p.down_args(true).ends_with(&["--volumes".to_string()]));
     }

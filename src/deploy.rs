@@ -15,17 +15,38 @@ use crate::hash::{self, ServiceInputs};
 use crate::policy::{self, Finding, Severity};
 use crate::render::{self, Rendered};
 use crate::stack::{ImageSource, Stack};
+use crate::state;
 
 pub fn execute(cli: &Cli) -> Result<u8> {
     match &cli.command {
         Command::Render { check } => render_cmd(&cli.dir, *check),
         Command::Check { json } => check_cmd(&cli.dir, *json),
-        Command::Up { allow_insecure } => up(&cli.dir, *allow_insecure),
+        Command::Up {
+            allow_insecure,
+            no_rollback,
+            lock_timeout,
+        } => up(
+            &cli.dir,
+            UpOptions {
+                allow_insecure: *allow_insecure,
+                rollback: !*no_rollback,
+                lock_timeout: *lock_timeout,
+            },
+        ),
+        Command::Rollback {
+            generation,
+            lock_timeout,
+        } => rollback(&cli.dir, *generation, *lock_timeout),
+        Command::History { json } => history(&cli.dir, *json),
+        Command::Gc { keep } => gc(&cli.dir, *keep),
         Command::Urls => urls(&cli.dir),
         Command::Diff { exit_code, json } => crate::review::diff(&cli.dir, *exit_code, *json),
         Command::Why { service, json } => crate::review::why(&cli.dir, service, *json),
         Command::Status { json } => crate::review::status(&cli.dir, *json),
-        Command::Down { volumes } => down(&cli.dir, *volumes),
+        Command::Down {
+            volumes,
+            lock_timeout,
+        } => down(&cli.dir, *volumes, *lock_timeout),
     }
 }
 
@@ -138,7 +159,16 @@ fn check_cmd(dir: &Path, json: bool) -> Result<u8> {
     Ok(if errors > 0 { 1 } else { 0 })
 }
 
-fn up(dir: &Path, allow_insecure: bool) -> Result<u8> {
+/// How `up` may behave beyond the defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct UpOptions {
+    pub allow_insecure: bool,
+    pub rollback: bool,
+    pub lock_timeout: u64,
+}
+
+fn up(dir: &Path, opts: UpOptions) -> Result<u8> {
+    let allow_insecure = opts.allow_insecure;
     let planned = plan(dir)?;
     let stack = &planned.stack;
 
@@ -188,6 +218,9 @@ fn up(dir: &Path, allow_insecure: bool) -> Result<u8> {
         .into());
     }
 
+    // One deploy at a time per project; taken before the first write.
+    let _lock = lock(stack, opts.lock_timeout)?;
+
     for rel in write_generated(&planned)? {
         eprintln!("wrote {rel}");
     }
@@ -202,38 +235,114 @@ fn up(dir: &Path, allow_insecure: bool) -> Result<u8> {
     eprintln!("images: {} to build, {reused} up to date", builds.len());
     build_all(&builds)?;
 
-    let project = Project::new(&stack.name, &stack.root.join(render::COMPOSE_FILE));
+    let project = project(stack, &stack.root.join(render::COMPOSE_FILE));
+    let services: Vec<String> = stack.services.keys().cloned().collect();
     let started = Instant::now();
-    let ok = project.up(stack.wait_timeout)?;
-    remove_orphans(stack)?;
-    // Compose's exit code is not the whole truth (interrupts, partial waits): read the state.
-    let states = project.ps()?;
-    let failing: Vec<_> = stack
-        .services
-        .keys()
-        .map(|name| (name, states.iter().find(|s| &s.service == name)))
-        .filter(|(_, state)| !state.is_some_and(compose::ContainerState::is_ready))
-        .collect();
-    if !ok || !failing.is_empty() {
-        return Err(explain_failed_deploy(stack, &project, &failing)?.into());
+    if let Err(failure) = deploy_and_wait(stack, &project, &services) {
+        if !opts.rollback {
+            return Err(failure.into());
+        }
+        return Err(roll_back_after(stack, failure)?.into());
     }
-    crate::state::save_deployed(&stack.root, &planned.rendered)?;
+    let images = images_of(&planned.rendered.compose);
+    let generation = state::record_generation(&stack.root, &planned.rendered, images)?;
     eprintln!(
-        "stack `{}` is up: {} services healthy in {:.1}s",
+        "stack `{}` is up: {} services healthy in {:.1}s (generation {})",
         stack.name,
         stack.services.len(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        generation.number
     );
     print_urls(stack, &project)?;
     Ok(0)
 }
 
+/// The compose project for a compose file of this stack (generated, or a generation's).
+fn project(stack: &Stack, file: &Path) -> Project {
+    Project::new(&stack.name, file, &stack.root.join(render::GENERATED_DIR))
+}
+
+fn lock(stack: &Stack, timeout: u64) -> Result<state::DeployLock> {
+    Ok(state::DeployLock::acquire(
+        &stack.root,
+        std::time::Duration::from_secs(timeout),
+        |pid| match pid {
+            Some(pid) => eprintln!(
+                "waiting up to {timeout}s for the deploy lock, held by stackgen pid {pid}"
+            ),
+            None => eprintln!("waiting up to {timeout}s for the deploy lock"),
+        },
+    )?)
+}
+
+/// Service -> image of a compose text, for a generation's record.
+fn images_of(compose: &str) -> BTreeMap<String, String> {
+    let docs = yaml_rust2::YamlLoader::load_from_str(compose).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    if let Some(services) = docs.first().and_then(|d| d["services"].as_hash()) {
+        for (name, svc) in services {
+            if let (Some(name), Some(image)) = (name.as_str(), svc["image"].as_str()) {
+                out.insert(name.to_string(), image.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// `up --wait` with `file`, then reads the state back; on failure shows each failing
+/// service with its last log lines and returns the error to report.
+fn deploy_and_wait(stack: &Stack, project: &Project, services: &[String]) -> Result<(), Error> {
+    let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
+    let ok = project.up(stack.wait_timeout).map_err(plumbing)?;
+    remove_orphans(stack, services).map_err(plumbing)?;
+    // Compose's exit code is not the whole truth (interrupts, partial waits): read the state.
+    let states = project.ps().map_err(plumbing)?;
+    let failing: Vec<_> = services
+        .iter()
+        .map(|name| (name, states.iter().find(|s| &s.service == name)))
+        .filter(|(_, state)| !state.is_some_and(compose::ContainerState::is_ready))
+        .collect();
+    if !ok || !failing.is_empty() {
+        return Err(explain_failed_deploy(stack, project, &failing).map_err(plumbing)?);
+    }
+    Ok(())
+}
+
+/// After a failed deploy: bring the current (last good) generation back and check it is
+/// healthy. Returns the error to exit with, saying what was done.
+fn roll_back_after(stack: &Stack, failure: Error) -> Result<Error> {
+    let Some(good) = state::current(&stack.root)? else {
+        eprintln!("\nnothing to roll back to: this was the stack's first deploy");
+        return Ok(failure);
+    };
+    eprintln!(
+        "\nrolling back to generation {} (the last good deploy)",
+        good.number
+    );
+    let services: Vec<String> = good.images.keys().cloned().collect();
+    let project = project(stack, &good.compose_file(&stack.root));
+    let message = match deploy_and_wait(stack, &project, &services) {
+        Ok(()) => format!(
+            "{failure}; rolled back to generation {}, which is healthy again",
+            good.number
+        ),
+        Err(e) => format!(
+            "{failure}; rolling back to generation {} failed too: {e}",
+            good.number
+        ),
+    };
+    Ok(Error::runtime(
+        message,
+        Some("fix the service and run `stackgen up` again; `stackgen up --no-rollback` leaves a failed deploy in place to debug it".into()),
+    ))
+}
+
 /// Removes containers that carry the stack's project label but no declared service.
 /// `up --remove-orphans` covers those compose created; this also covers containers
 /// started by hand under the project's label, which compose does not consider its own.
-fn remove_orphans(stack: &Stack) -> Result<()> {
+fn remove_orphans(stack: &Stack, declared: &[String]) -> Result<()> {
     for c in compose::containers(&stack.name)? {
-        if !stack.services.contains_key(&c.service) {
+        if !declared.contains(&c.service) {
             compose::remove_container(&c.id)?;
             eprintln!(
                 "removed orphan container {} (service `{}`)",
@@ -273,7 +382,7 @@ fn deployed_project(stack: &Stack) -> Result<Project> {
         )
         .into());
     }
-    Ok(Project::new(&stack.name, &file))
+    Ok(project(stack, &file))
 }
 
 /// Shows each service that is not ready with its last log lines, and builds the error.
@@ -427,10 +536,11 @@ fn build_all(builds: &[BuildRequest]) -> Result<()> {
     }
 }
 
-fn down(dir: &Path, volumes: bool) -> Result<u8> {
+fn down(dir: &Path, volumes: bool, lock_timeout: u64) -> Result<u8> {
     let stack = Stack::load(dir)?;
     compose::check_engine()?;
     let project = deployed_project(&stack)?;
+    let _lock = lock(&stack, lock_timeout)?;
     if !project.down(volumes)? {
         return Err(Error::runtime("`docker compose down` failed", None).into());
     }
@@ -442,5 +552,182 @@ fn down(dir: &Path, volumes: bool) -> Result<u8> {
             stack.name
         );
     }
+    Ok(0)
+}
+
+/// Deploys generation `number` (default: the one before the current) without building:
+/// its images are still tagged by hash.
+fn rollback(dir: &Path, number: Option<u32>, lock_timeout: u64) -> Result<u8> {
+    let stack = Stack::load(dir)?;
+    compose::check_engine()?;
+    let _lock = lock(&stack, lock_timeout)?;
+    let all = state::generations(&stack.root)?;
+    let current = all.iter().find(|g| g.current).map(|g| g.number);
+    let target = match number {
+        Some(n) => all.iter().find(|g| g.number == n),
+        None => all
+            .iter()
+            .rev()
+            .find(|g| current.is_some_and(|c| g.number < c)),
+    };
+    let Some(target) = target else {
+        let known: Vec<String> = all.iter().map(|g| g.number.to_string()).collect();
+        return Err(Error::input(
+            Problem::new(
+                "rollback",
+                match number {
+                    Some(n) => format!("there is no generation {n}"),
+                    None => "there is no generation before the current one".to_string(),
+                },
+            )
+            .hint(if known.is_empty() {
+                "nothing was deployed from this folder yet".to_string()
+            } else {
+                format!(
+                    "generations: {} (`stackgen history` lists them)",
+                    known.join(", ")
+                )
+            }),
+        )
+        .into());
+    };
+    let present = compose::local_tags()?;
+    let gone: Vec<&String> = target
+        .images
+        .values()
+        .filter(|i| {
+            i.contains('/') && i.starts_with(&format!("{}/", stack.name)) && !present.contains(*i)
+        })
+        .collect();
+    if !gone.is_empty() {
+        return Err(Error::runtime(
+            format!(
+                "generation {}'s images are gone: {}",
+                target.number,
+                gone.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Some(
+                "they were removed (by `stackgen gc` or `docker rmi`); pick a newer generation"
+                    .into(),
+            ),
+        )
+        .into());
+    }
+    eprintln!(
+        "rolling back to generation {} ({})",
+        target.number, target.time
+    );
+    let services: Vec<String> = target.images.keys().cloned().collect();
+    let project = project(&stack, &target.compose_file(&stack.root));
+    deploy_and_wait(&stack, &project, &services)?;
+    state::set_current(&stack.root, target.number)?;
+    eprintln!(
+        "stack `{}` is at generation {}: {} services healthy",
+        stack.name,
+        target.number,
+        services.len()
+    );
+    Ok(0)
+}
+
+fn history(dir: &Path, json: bool) -> Result<u8> {
+    let stack = Stack::load(dir)?;
+    let all = state::generations(&stack.root)?;
+    if json {
+        let rows: Vec<serde_json::Value> = all
+            .iter()
+            .map(|g| {
+                serde_json::json!({
+                    "generation": g.number,
+                    "current": g.current,
+                    "time": g.time,
+                    "git_revision": g.git_revision,
+                    "images": g.images,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    if all.is_empty() {
+        eprintln!("no generations yet: `stackgen up` records one on each successful deploy");
+        return Ok(0);
+    }
+    println!("GEN  CURRENT  TIME                  GIT            IMAGES");
+    for g in &all {
+        let rev = g.git_revision.as_deref().map_or("-".to_string(), |r| {
+            let short: String = r.chars().take(12).collect();
+            if r.ends_with("-dirty") {
+                format!("{short}+")
+            } else {
+                short
+            }
+        });
+        let images: Vec<String> = g
+            .images
+            .iter()
+            .map(|(s, i)| format!("{s}={}", i.rsplit(':').next().unwrap_or(i)))
+            .collect();
+        println!(
+            "{:<4} {:<8} {:<21} {:<14} {}",
+            g.number,
+            if g.current { "*" } else { "" },
+            g.time,
+            rev,
+            images.join(" ")
+        );
+    }
+    Ok(0)
+}
+
+/// Keeps the newest `keep` generations and the current one; deletes the other records
+/// and every image of the stack that no kept generation and no container uses.
+fn gc(dir: &Path, keep: u32) -> Result<u8> {
+    let stack = Stack::load(dir)?;
+    compose::check_engine()?;
+    let _lock = lock(&stack, 60)?;
+    let all = state::generations(&stack.root)?;
+    let newest: Vec<u32> = all
+        .iter()
+        .rev()
+        .take(keep as usize)
+        .map(|g| g.number)
+        .collect();
+    let (kept, dropped): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .partition(|g| g.current || newest.contains(&g.number));
+    let mut used: std::collections::BTreeSet<String> = kept
+        .iter()
+        .flat_map(|g| g.images.values().cloned())
+        .collect();
+    used.extend(
+        compose::containers(&stack.name)?
+            .into_iter()
+            .map(|c| c.image),
+    );
+    for g in &dropped {
+        state::remove_generation(&stack.root, g)?;
+        eprintln!("removed generation {}", g.number);
+    }
+    let prefix = format!("{}/", stack.name);
+    let mut removed = 0;
+    for tag in compose::local_tags()? {
+        if tag.starts_with(&prefix) && !used.contains(&tag) && compose::remove_image(&tag)? {
+            eprintln!("removed image {tag}");
+            removed += 1;
+        }
+    }
+    eprintln!(
+        "kept {} generations ({}); removed {} generations and {removed} images",
+        kept.len(),
+        kept.iter()
+            .map(|g| g.number.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        dropped.len()
+    );
     Ok(0)
 }

@@ -56,11 +56,12 @@ fn desired(planned: &Planned) -> Result<BTreeMap<String, Desired>> {
         .collect())
 }
 
-/// The snapshot of the last successful `up`, when there is one.
+/// The current generation (the last successful `up` or `rollback`), when there is one.
 fn previous(stack: &Stack) -> Result<BTreeMap<String, Previous>> {
-    let Some(snapshot) = state::load_deployed(&stack.root) else {
+    let Some(current) = state::current(&stack.root)? else {
         return Ok(BTreeMap::new());
     };
+    let snapshot = current.rendered(&stack.root)?;
     let hashes = compose::config_hashes(
         &stack.name,
         &stack.root.join(GENERATED_DIR),
@@ -220,7 +221,7 @@ pub fn status(dir: &Path, json: bool) -> Result<u8> {
     let hashes = compose::config_hashes(&stack.name, &stack.root.join(GENERATED_DIR), &generated)?;
     let configs = service_configs(&generated);
     let running = compose::containers(&stack.name)?;
-    let project = Project::new(&stack.name, &file);
+    let project = Project::new(&stack.name, &file, &stack.root.join(GENERATED_DIR));
     let mut rows = Vec::new();
     for (name, config) in &configs {
         let want_image = config["image"].as_str().unwrap_or("");

@@ -667,7 +667,7 @@ fn validate(root: &Path, raw: RawStackFile) -> Result<Stack, Error> {
             interval: duration(&hc.interval, "1s", "interval", &mut problems),
             timeout: duration(&hc.timeout, "3s", "timeout", &mut problems),
             retries: hc.retries.unwrap_or(3),
-            start_period: duration(&hc.start_period, "60s", "start_period", &mut problems),
+            start_period: duration(&hc.start_period, "15s", "start_period", &mut problems),
         };
         if !healthcheck.path.starts_with('/') {
             problems.push(Problem::new(
