@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
 
 use crate::error::Error;
 
@@ -243,6 +242,25 @@ fn parse_inspect(json: &str) -> Result<Vec<crate::plan::Running>> {
             continue;
         }
         let id = c["Id"].as_str().unwrap_or("");
+        let mut ports = BTreeMap::new();
+        if let Some(map) = c["NetworkSettings"]["Ports"].as_object() {
+            for (key, bindings) in map {
+                let port = key.split('/').next().and_then(|p| p.parse::<u16>().ok());
+                let first = bindings.as_array().and_then(|b| b.first());
+                if let (Some(port), Some(b)) = (port, first) {
+                    let ip = b["HostIp"].as_str().unwrap_or("");
+                    let ip = if ip.is_empty() || ip == "0.0.0.0" {
+                        "127.0.0.1"
+                    } else {
+                        ip
+                    };
+                    ports.insert(
+                        port,
+                        format!("{ip}:{}", b["HostPort"].as_str().unwrap_or("")),
+                    );
+                }
+            }
+        }
         out.push(crate::plan::Running {
             service: label("com.docker.compose.service").unwrap_or_default(),
             id: id.chars().take(12).collect(),
@@ -254,6 +272,8 @@ fn parse_inspect(json: &str) -> Result<Vec<crate::plan::Running>> {
             image: c["Config"]["Image"].as_str().unwrap_or("").to_string(),
             inputs_hash: label(crate::render::HASH_LABEL),
             config_hash: label("com.docker.compose.config-hash").unwrap_or_default(),
+            exit_code: c["State"]["ExitCode"].as_i64().unwrap_or(0),
+            ports,
         });
     }
     out.sort_by(|a, b| a.service.cmp(&b.service));
@@ -386,6 +406,12 @@ impl Project {
         Ok(status.status.success())
     }
 
+    pub fn logs(&self, service: &str, tail: u32) -> Result<String> {
+        let tail = tail.to_string();
+        let out = run(&self.args(&["logs", "--no-color", "--tail", &tail, service]))?;
+        Ok(format!("{}{}", text(&out.stdout), text(&out.stderr)))
+    }
+
     pub fn down(&self, volumes: bool) -> Result<bool> {
         let status = docker_cmd(self.down_args(volumes))
             .stdout_to_stderr()
@@ -394,72 +420,6 @@ impl Project {
             .context("cannot run `docker compose down`")?;
         Ok(status.status.success())
     }
-
-    /// The project's containers, running or not.
-    pub fn ps(&self) -> Result<Vec<ContainerState>> {
-        let out = run(&self.args(&["ps", "--all", "--format", "json"]))?;
-        if !out.status.success() {
-            anyhow::bail!("`docker compose ps` failed: {}", text(&out.stderr));
-        }
-        parse_ps(&text(&out.stdout))
-    }
-
-    pub fn logs(&self, service: &str, tail: u32) -> Result<String> {
-        let tail = tail.to_string();
-        let out = run(&self.args(&["logs", "--no-color", "--tail", &tail, service]))?;
-        Ok(format!("{}{}", text(&out.stdout), text(&out.stderr)))
-    }
-
-    /// The host address a container port is published on, e.g. `127.0.0.1:8081`.
-    pub fn port(&self, service: &str, port: u16) -> Result<Option<String>> {
-        let port = port.to_string();
-        let out = run(&self.args(&["port", service, &port]))?;
-        let addr = text(&out.stdout);
-        Ok((out.status.success() && !addr.is_empty()).then_some(addr))
-    }
-}
-
-/// One container as `docker compose ps --format json` reports it.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-pub struct ContainerState {
-    #[serde(rename = "Service")]
-    pub service: String,
-    #[serde(rename = "State")]
-    pub state: String,
-    #[serde(rename = "Health", default)]
-    pub health: String,
-    #[serde(rename = "ExitCode", default)]
-    pub exit_code: i64,
-}
-
-impl ContainerState {
-    /// Running, and healthy when it has a health check.
-    pub fn is_ready(&self) -> bool {
-        self.state == "running" && (self.health.is_empty() || self.health == "healthy")
-    }
-
-    pub fn describe(&self) -> String {
-        match (self.state.as_str(), self.health.as_str()) {
-            ("running", "") => "running".into(),
-            ("running", h) => format!("running, {h}"),
-            ("exited", _) => format!("exited with code {}", self.exit_code),
-            (s, _) => s.to_string(),
-        }
-    }
-}
-
-/// Compose prints one JSON object a line (v2.21 and later) or one JSON array (earlier).
-fn parse_ps(out: &str) -> Result<Vec<ContainerState>> {
-    let out = out.trim();
-    if out.is_empty() {
-        return Ok(Vec::new());
-    }
-    if out.starts_with('[') {
-        return serde_json::from_str(out).context("cannot parse `docker compose ps` output");
-    }
-    out.lines()
-        .map(|l| serde_json::from_str(l).context("cannot parse `docker compose ps` output"))
-        .collect()
 }
 
 #[cfg(test)]
@@ -510,20 +470,5 @@ mod tests {
             "127.0.0.1:8081->8000/tcp, [::]:8081->8000/tcp\n5432/tcp\n0.0.0.0:9000->9000/tcp",
         );
         assert_eq!(got.into_iter().collect::<Vec<_>>(), [8081, 9000]);
-    }
-
-    #[test]
-    fn ps_output_in_both_shapes() {
-        let lines = r#"{"Service":"db","State":"running","Health":"healthy","ExitCode":0}
-{"Service":"hello","State":"exited","Health":"","ExitCode":3}"#;
-        let got = parse_ps(lines).expect("parse");
-        assert_eq!(got.len(), 2);
-        assert!(got[0].is_ready());
-        assert!(!got[1].is_ready());
-        assert_eq!(got[1].describe(), "exited with code 3");
-        let array = r#"[{"Service":"db","State":"running","Health":"starting"}]"#;
-        let got = parse_ps(array).expect("parse");
-        assert_eq!(got[0].describe(), "running, starting");
-        assert!(parse_ps("").expect("parse").is_empty());
     }
 }

@@ -12,6 +12,7 @@ use crate::cli::{Cli, Command};
 use crate::compose::{self, BuildRequest, Project};
 use crate::error::{Error, Problem};
 use crate::hash::{self, ServiceInputs};
+use crate::plan::Running;
 use crate::policy::{self, Finding, Severity};
 use crate::render::{self, Rendered};
 use crate::stack::{ImageSource, Stack};
@@ -203,10 +204,20 @@ fn up(dir: &Path, opts: UpOptions) -> Result<u8> {
         );
     }
 
-    // Everything that can refuse the deploy, before anything is written.
-    compose::check_engine()?;
-    check_host_ports(stack)?;
-    let builds = missing_images(&planned)?;
+    // Everything that can refuse the deploy, before anything is written. The engine
+    // questions are independent, so they are asked at once: each `docker` call costs a
+    // process start and a round trip, and a no-op deploy should cost little more than
+    // compose's own.
+    let (engine, ours, present) = std::thread::scope(|s| {
+        let engine = s.spawn(compose::check_engine);
+        let ours = s.spawn(|| compose::published_host_ports(&stack.name));
+        let present = s.spawn(compose::local_tags);
+        (engine.join(), ours.join(), present.join())
+    });
+    let thread = |_| anyhow::anyhow!("a check thread panicked");
+    engine.map_err(thread)??;
+    check_host_ports(stack, &ours.map_err(thread)??)?;
+    let builds = missing_images(&planned, &present.map_err(thread)??);
     if !builds.is_empty() && !compose::image_exists(&stack.base_image)? {
         return Err(Error::runtime(
             format!(
@@ -238,23 +249,32 @@ fn up(dir: &Path, opts: UpOptions) -> Result<u8> {
     let project = project(stack, &stack.root.join(render::COMPOSE_FILE));
     let services: Vec<String> = stack.services.keys().cloned().collect();
     let started = Instant::now();
-    if let Err(failure) = deploy_and_wait(stack, &project, &services) {
-        if !opts.rollback {
-            return Err(failure.into());
-        }
-        return Err(roll_back_after(stack, failure)?.into());
-    }
-    let images = images_of(&planned.rendered.compose);
-    let generation = state::record_generation(&stack.root, &planned.rendered, images)?;
+    let running = match deploy_and_wait(stack, &project, &services) {
+        Ok(running) => running,
+        Err(failure) if !opts.rollback => return Err(failure.into()),
+        Err(failure) => return Err(roll_back_after(stack, failure)?.into()),
+    };
+    let generation = record(stack, &planned.rendered)?;
     eprintln!(
-        "stack `{}` is up: {} services healthy in {:.1}s (generation {})",
+        "stack `{}` is up: {} services healthy in {:.1}s (generation {generation})",
         stack.name,
         stack.services.len(),
         started.elapsed().as_secs_f64(),
-        generation.number
     );
-    print_urls(stack, &project)?;
+    print_urls(stack, &running);
     Ok(0)
+}
+
+/// Records a new generation, unless this deploy is exactly the current one again (as a
+/// Nix profile does not grow when nothing changed). Returns the current number.
+fn record(stack: &Stack, rendered: &Rendered) -> Result<u32> {
+    if let Some(current) = state::current(&stack.root)?
+        && current.rendered(&stack.root).ok().as_ref() == Some(rendered)
+    {
+        return Ok(current.number);
+    }
+    let images = images_of(&rendered.compose);
+    Ok(state::record_generation(&stack.root, rendered, images)?.number)
 }
 
 /// The compose project for a compose file of this stack (generated, or a generation's).
@@ -291,21 +311,26 @@ fn images_of(compose: &str) -> BTreeMap<String, String> {
 
 /// `up --wait` with `file`, then reads the state back; on failure shows each failing
 /// service with its last log lines and returns the error to report.
-fn deploy_and_wait(stack: &Stack, project: &Project, services: &[String]) -> Result<(), Error> {
+fn deploy_and_wait(
+    stack: &Stack,
+    project: &Project,
+    services: &[String],
+) -> Result<Vec<Running>, Error> {
     let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
     let ok = project.up(stack.wait_timeout).map_err(plumbing)?;
-    remove_orphans(stack, services).map_err(plumbing)?;
-    // Compose's exit code is not the whole truth (interrupts, partial waits): read the state.
-    let states = project.ps().map_err(plumbing)?;
+    // Compose's exit code is not the whole truth (interrupts, partial waits): read the
+    // state back, in one `docker ps` and one `docker inspect`.
+    let mut running = compose::containers(&stack.name).map_err(plumbing)?;
+    remove_orphans(&mut running, services).map_err(plumbing)?;
     let failing: Vec<_> = services
         .iter()
-        .map(|name| (name, states.iter().find(|s| &s.service == name)))
-        .filter(|(_, state)| !state.is_some_and(compose::ContainerState::is_ready))
+        .map(|name| (name, running.iter().find(|s| &s.service == name)))
+        .filter(|(_, state)| !state.is_some_and(Running::is_ready))
         .collect();
     if !ok || !failing.is_empty() {
         return Err(explain_failed_deploy(stack, project, &failing).map_err(plumbing)?);
     }
-    Ok(())
+    Ok(running)
 }
 
 /// After a failed deploy: bring the current (last good) generation back and check it is
@@ -322,7 +347,7 @@ fn roll_back_after(stack: &Stack, failure: Error) -> Result<Error> {
     let services: Vec<String> = good.images.keys().cloned().collect();
     let project = project(stack, &good.compose_file(&stack.root));
     let message = match deploy_and_wait(stack, &project, &services) {
-        Ok(()) => format!(
+        Ok(_) => format!(
             "{failure}; rolled back to generation {}, which is healthy again",
             good.number
         ),
@@ -340,35 +365,35 @@ fn roll_back_after(stack: &Stack, failure: Error) -> Result<Error> {
 /// Removes containers that carry the stack's project label but no declared service.
 /// `up --remove-orphans` covers those compose created; this also covers containers
 /// started by hand under the project's label, which compose does not consider its own.
-fn remove_orphans(stack: &Stack, declared: &[String]) -> Result<()> {
-    for c in compose::containers(&stack.name)? {
-        if !declared.contains(&c.service) {
-            compose::remove_container(&c.id)?;
-            eprintln!(
-                "removed orphan container {} (service `{}`)",
-                c.id, c.service
-            );
-        }
+fn remove_orphans(running: &mut Vec<Running>, declared: &[String]) -> Result<()> {
+    for c in running.iter().filter(|c| !declared.contains(&c.service)) {
+        compose::remove_container(&c.id)?;
+        eprintln!(
+            "removed orphan container {} (service `{}`)",
+            c.id, c.service
+        );
     }
+    running.retain(|c| declared.contains(&c.service));
     Ok(())
 }
 
 /// Prints `<service>\t<url>` for each published service that has a port bound.
-fn print_urls(stack: &Stack, project: &Project) -> Result<()> {
+fn print_urls(stack: &Stack, running: &[Running]) {
     for svc in stack.services.values() {
-        if svc.publish.is_some()
-            && let Some(addr) = project.port(&svc.name, svc.port)?
-        {
+        let addr = running
+            .iter()
+            .find(|r| r.service == svc.name && r.state == "running")
+            .and_then(|r| r.ports.get(&svc.port));
+        if let (Some(_), Some(addr)) = (svc.publish, addr) {
             println!("{}\thttp://{addr}/", svc.name);
         }
     }
-    Ok(())
 }
 
 fn urls(dir: &Path) -> Result<u8> {
     let stack = Stack::load(dir)?;
     compose::check_engine()?;
-    print_urls(&stack, &deployed_project(&stack)?)?;
+    print_urls(&stack, &compose::containers(&stack.name)?);
     Ok(0)
 }
 
@@ -391,11 +416,9 @@ fn deployed_project(stack: &Stack) -> Result<Project> {
 fn explain_failed_deploy(
     stack: &Stack,
     project: &Project,
-    not_ready: &[(&String, Option<&compose::ContainerState>)],
+    not_ready: &[(&String, Option<&Running>)],
 ) -> Result<Error> {
-    let starting = |s: &Option<&compose::ContainerState>| {
-        s.is_some_and(|s| s.state == "running" && s.health == "starting")
-    };
+    let starting = |s: &Option<&Running>| s.is_some_and(Running::is_starting);
     let failed: Vec<_> = not_ready.iter().filter(|(_, s)| !starting(s)).collect();
     let blamed: Vec<_> = if failed.is_empty() {
         not_ready.iter().collect()
@@ -435,8 +458,7 @@ fn explain_failed_deploy(
 }
 
 /// Fails when a fixed host port is taken by something other than this stack itself.
-fn check_host_ports(stack: &Stack) -> Result<()> {
-    let ours = compose::published_host_ports(&stack.name)?;
+fn check_host_ports(stack: &Stack, ours: &std::collections::BTreeSet<u16>) -> Result<()> {
     for svc in stack.services.values() {
         let Some(port) = svc.publish.filter(|p| *p != 0 && !ours.contains(p)) else {
             continue;
@@ -460,8 +482,10 @@ fn check_host_ports(stack: &Stack) -> Result<()> {
 }
 
 /// The built services whose content-addressed tag is not present locally.
-fn missing_images(planned: &Planned) -> Result<Vec<BuildRequest>> {
-    let present = compose::local_tags()?;
+fn missing_images(
+    planned: &Planned,
+    present: &std::collections::BTreeSet<String>,
+) -> Vec<BuildRequest> {
     let stack = &planned.stack;
     let mut builds = Vec::new();
     for (name, inputs) in &planned.hashes {
@@ -489,7 +513,7 @@ fn missing_images(planned: &Planned) -> Result<Vec<BuildRequest>> {
             });
         }
     }
-    Ok(builds)
+    builds
 }
 
 /// Builds in parallel: the daemon runs independent builds side by side.
@@ -622,8 +646,9 @@ fn rollback(dir: &Path, number: Option<u32>, lock_timeout: u64) -> Result<u8> {
     );
     let services: Vec<String> = target.images.keys().cloned().collect();
     let project = project(&stack, &target.compose_file(&stack.root));
-    deploy_and_wait(&stack, &project, &services)?;
+    let running = deploy_and_wait(&stack, &project, &services)?;
     state::set_current(&stack.root, target.number)?;
+    print_urls(&stack, &running);
     eprintln!(
         "stack `{}` is at generation {}: {} services healthy",
         stack.name,

@@ -47,6 +47,29 @@ pub struct Running {
     pub inputs_hash: Option<String>,
     /// Compose's `com.docker.compose.config-hash` label.
     pub config_hash: String,
+    pub exit_code: i64,
+    /// Container port -> published `host:port`, e.g. 8000 -> `127.0.0.1:8081`.
+    pub ports: BTreeMap<u16, String>,
+}
+
+impl Running {
+    /// Running, and healthy when it has a health check.
+    pub fn is_ready(&self) -> bool {
+        self.state == "running" && (self.health.is_empty() || self.health == "healthy")
+    }
+
+    pub fn is_starting(&self) -> bool {
+        self.state == "running" && self.health == "starting"
+    }
+
+    pub fn describe(&self) -> String {
+        match (self.state.as_str(), self.health.as_str()) {
+            ("running", "") => "running".into(),
+            ("running", h) => format!("running, {h}"),
+            ("exited", _) => format!("exited with code {}", self.exit_code),
+            (s, _) => s.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -362,6 +385,8 @@ mod tests {
             image: format!("s/{service}:{hash}"),
             inputs_hash: Some(hash.into()),
             config_hash: config_hash.into(),
+            exit_code: 0,
+            ports: BTreeMap::new(),
         }
     }
 
@@ -472,6 +497,18 @@ mod tests {
                 "    no longer declared in stack.toml"
             ]
         );
+    }
+
+    #[test]
+    fn readiness_and_description() {
+        let mut r = running("a", "h", "c", "running");
+        assert!(r.is_ready());
+        r.health = "starting".into();
+        assert!(!r.is_ready() && r.is_starting());
+        assert_eq!(r.describe(), "running, starting");
+        r.state = "exited".into();
+        r.exit_code = 3;
+        assert_eq!(r.describe(), "exited with code 3");
     }
 
     #[test]

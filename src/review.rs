@@ -11,7 +11,7 @@ use anyhow::Result;
 use serde::Serialize;
 use yaml_rust2::YamlLoader;
 
-use crate::compose::{self, Project};
+use crate::compose;
 use crate::deploy::{self, Planned};
 use crate::error::{Error, Problem};
 use crate::plan::{self, Action, Desired, Previous, ServicePlan};
@@ -221,7 +221,6 @@ pub fn status(dir: &Path, json: bool) -> Result<u8> {
     let hashes = compose::config_hashes(&stack.name, &stack.root.join(GENERATED_DIR), &generated)?;
     let configs = service_configs(&generated);
     let running = compose::containers(&stack.name)?;
-    let project = Project::new(&stack.name, &file, &stack.root.join(GENERATED_DIR));
     let mut rows = Vec::new();
     for (name, config) in &configs {
         let want_image = config["image"].as_str().unwrap_or("");
@@ -250,8 +249,9 @@ pub fn status(dir: &Path, json: bool) -> Result<u8> {
             detail.push(format!("the container is {}", have.state));
         }
         let url = match stack.services.get(name) {
-            Some(svc) if svc.publish.is_some() && have.state == "running" => project
-                .port(name, svc.port)?
+            Some(svc) if svc.publish.is_some() && have.state == "running" => have
+                .ports
+                .get(&svc.port)
                 .map(|a| format!("http://{a}/"))
                 .unwrap_or_default(),
             _ => String::new(),
