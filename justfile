@@ -12,6 +12,7 @@ deploy: tools base build
 # Run every test: lints, unit tests, and end-to-end tests against the real Docker engine.
 test: tools base lint
     cargo test --locked
+    just bench-smoke
 
 # Static checks: formatting, clippy, generated files up to date, the security policy,
 # hadolint on every Dockerfile, compose-lint (CIS-mapped rules) on the compose file.
@@ -51,6 +52,14 @@ base:
 # Install the Docker Compose v2 plugin when it is missing.
 tools:
     scripts/ensure-tools.sh
+
+# Benchmarks side by side with plain compose and the hardware limit -> BENCHMARKS.md.
+bench: tools base build
+    python3 scripts/bench.py
+
+# CI's quick check that the benchmark harness still runs (tiny inputs, report discarded).
+bench-smoke: tools base build
+    python3 scripts/bench.py --smoke
 
 build:
     cargo build --locked --release

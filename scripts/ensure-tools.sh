@@ -29,3 +29,12 @@ command -v compose-lint >/dev/null 2>&1 || need+=("compose-lint==0.36.2")
 if [ "${#need[@]}" -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${need[@]}"
 fi
+
+# hyperfine, for `just bench` (a Debian package).
+if ! command -v hyperfine >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null
+  else
+    echo "warning: \`hyperfine\` is missing; \`just bench\` needs it (sudo apt-get install hyperfine)" >&2
+  fi
+fi

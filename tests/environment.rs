@@ -8,11 +8,25 @@ use std::process::{Command, Output};
 
 use common::{TestProject, assert_exit, docker, require_engine, stderr};
 
+/// Removes whatever a test's project may have created, even if the test fails midway.
+struct Cleanup(String, std::path::PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        common::remove_project(&self.0, &self.1);
+    }
+}
+
 /// A copy of the shipped stack under a unique name, so engine checks can be scoped to it.
 fn project(label: &str) -> (TestProject, String) {
     let name = format!("sgenv-{label}-{}", std::process::id());
     let project = TestProject::shipped();
-    project.edit_stack(|t| t.replace("name = \"stackgen\"", &format!("name = \"{name}\"")));
+    // Ephemeral host ports, so a stack already running on this host cannot interfere.
+    project.edit_stack(|t| {
+        t.replace("name = \"stackgen\"", &format!("name = \"{name}\""))
+            .replace("publish = 8081", "publish = 0")
+            .replace("publish = 8082", "publish = 0")
+    });
     (project, name)
 }
 
@@ -119,6 +133,7 @@ fn daemon_not_reachable() {
 fn compose_v2_missing() {
     require_engine();
     let (project, name) = project("nocompose");
+    let _cleanup = Cleanup(name.clone(), project.file("generated/docker-compose.yml"));
     let empty = tempfile::tempdir().expect("tempdir");
     let config = empty.path().display().to_string();
     let before = project.snapshot();
@@ -143,6 +158,7 @@ fn compose_v2_missing() {
 fn base_image_missing() {
     require_engine();
     let (project, name) = project("nobase");
+    let _cleanup = Cleanup(name.clone(), project.file("generated/docker-compose.yml"));
     project.edit_stack(|t| {
         t.replace(
             "base_image = \"debian:bookworm-slim\"",
@@ -166,9 +182,10 @@ fn base_image_missing() {
 fn host_port_taken() {
     require_engine();
     let (project, name) = project("porttaken");
+    let _cleanup = Cleanup(name.clone(), project.file("generated/docker-compose.yml"));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    project.edit_stack(|t| t.replace("publish = 8081", &format!("publish = {port}")));
+    project.edit_stack(|t| t.replacen("publish = 0", &format!("publish = {port}"), 1));
     let before = project.snapshot();
     let out = project.stackgen(&["up"]);
     fails_cleanly(
@@ -189,7 +206,7 @@ fn host_port_taken() {
 fn bad_input_under_up_touches_neither_files_nor_engine() {
     require_engine();
     for (label, edit) in [
-        ("dup", ("publish = 8082", "publish = 8081")),
+        ("dup", ("publish = 0", "publish = 9999")),
         (
             "cycle",
             ("port = 5432", "port = 5432\ndepends_on = [\"greeter\"]"),
@@ -200,6 +217,7 @@ fn bad_input_under_up_touches_neither_files_nor_engine() {
         ),
     ] {
         let (project, name) = project(label);
+        let _cleanup = Cleanup(name.clone(), project.file("generated/docker-compose.yml"));
         project.edit_stack(|t| t.replace(edit.0, edit.1));
         let before = project.snapshot();
         let out = project.stackgen(&["up"]);

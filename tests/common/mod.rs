@@ -257,36 +257,46 @@ impl E2eStack {
 
 impl Drop for E2eStack {
     fn drop(&mut self) {
-        let file = self.compose_file();
-        let _ = Command::new("docker")
-            .args(["compose", "--project-name", &self.name, "--file"])
-            .arg(&file)
-            .args(["down", "--volumes", "--remove-orphans", "--timeout", "5"])
-            .output();
-        // Belt and braces: anything labelled with the project that `down` missed.
-        let label = format!("label=com.docker.compose.project={}", self.name);
-        for (kind, list) in [
-            ("container", vec!["ps", "-aq", "--filter", &label]),
-            ("network", vec!["network", "ls", "-q", "--filter", &label]),
-            ("volume", vec!["volume", "ls", "-q", "--filter", &label]),
-        ] {
-            let ids = Command::new("docker").args(&list).output();
-            if let Ok(ids) = ids {
-                for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-                    let rm: &[&str] = match kind {
-                        "container" => &["rm", "-f", "-v"],
-                        "network" => &["network", "rm"],
-                        _ => &["volume", "rm", "-f"],
-                    };
-                    let _ = Command::new("docker").args(rm).arg(id).output();
-                }
+        remove_project(&self.name, &self.compose_file());
+    }
+}
+
+/// Removes everything a compose project left in the engine: containers, networks,
+/// volumes, and the images tagged under `<name>/`. Safe to call when nothing exists.
+pub fn remove_project(name: &str, compose_file: &Path) {
+    let _ = Command::new("docker")
+        .args(["compose", "--project-name", name, "--file"])
+        .arg(compose_file)
+        .args(["down", "--volumes", "--remove-orphans", "--timeout", "5"])
+        .output();
+    // Belt and braces: anything labelled with the project that `down` missed.
+    let label = format!("label=com.docker.compose.project={name}");
+    for (kind, list) in [
+        ("container", vec!["ps", "-aq", "--filter", &label]),
+        ("network", vec!["network", "ls", "-q", "--filter", &label]),
+        ("volume", vec!["volume", "ls", "-q", "--filter", &label]),
+    ] {
+        let ids = Command::new("docker").args(&list).output();
+        if let Ok(ids) = ids {
+            for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+                let rm: &[&str] = match kind {
+                    "container" => &["rm", "-f", "-v"],
+                    "network" => &["network", "rm"],
+                    _ => &["volume", "rm", "-f"],
+                };
+                let _ = Command::new("docker").args(rm).arg(id).output();
             }
         }
-        for tag in self.images() {
-            let _ = Command::new("docker")
-                .args(["rmi", "--force", &tag])
-                .output();
-        }
+    }
+    let tags = Command::new("docker")
+        .args(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    for tag in tags.lines().filter(|t| t.starts_with(&format!("{name}/"))) {
+        let _ = Command::new("docker")
+            .args(["rmi", "--force", tag])
+            .output();
     }
 }
 
