@@ -215,33 +215,27 @@ impl E2eStack {
 
     /// service -> container id, for the project's containers.
     pub fn container_ids(&self) -> std::collections::BTreeMap<String, String> {
-        let out = docker(&[
-            "ps",
-            "--all",
-            "--filter",
-            &format!("label=com.docker.compose.project={}", self.name),
-            "--format",
-            "{{.Label \"com.docker.compose.service\"}} {{.ID}}",
-        ]);
-        out.lines()
-            .filter_map(|l| l.split_once(' '))
-            .map(|(s, id)| (s.to_string(), id.to_string()))
-            .collect()
+        self.by_service("{{.ID}}")
     }
 
     /// service -> image tag, as the running containers use them.
     pub fn image_tags(&self) -> std::collections::BTreeMap<String, String> {
+        self.by_service("{{.Image}}")
+    }
+
+    /// service -> one `docker ps` field, for the project's containers.
+    fn by_service(&self, field: &str) -> std::collections::BTreeMap<String, String> {
         let out = docker(&[
             "ps",
             "--all",
             "--filter",
             &format!("label=com.docker.compose.project={}", self.name),
             "--format",
-            "{{.Label \"com.docker.compose.service\"}} {{.Image}}",
+            &format!("{{{{.Label \"com.docker.compose.service\"}}}} {field}"),
         ]);
         out.lines()
             .filter_map(|l| l.split_once(' '))
-            .map(|(s, id)| (s.to_string(), id.to_string()))
+            .map(|(s, v)| (s.to_string(), v.to_string()))
             .collect()
     }
 
