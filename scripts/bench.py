@@ -244,6 +244,21 @@ def render_report(rows):
         "host ports, local images: asked in parallel) and one `docker ps` + `docker inspect` "
         "after, to read the state back rather than trust compose's exit code.",
         "",
+    ]
+    if build / sg < 3:
+        lines += [
+            "**Why the 3x target is missed here.** All three commands spend almost all their "
+            "time in compose's own `up --wait` (compare the bare `--wait` row): on this stack a "
+            "no-op `--build` is nearly free, because BuildKit (built into this engine) finds "
+            "every layer in its cache and the three build contexts are a few KiB each, so there "
+            "is little for stackgen to save. The limit is the engine's round trips, not the "
+            "build. The saving grows with the context: `--build` sends every context to the "
+            "daemon and asks the cache on every deploy, while stackgen reads and hashes the "
+            "files locally (section 3: about 0.3 s for 50,000 files) and skips the build "
+            "entirely; and it shows as soon as anything changes (section 2).",
+            "",
+        ]
+    lines += [
         "## 2. One app changed",
         "",
         "| command | median wall time | images built | containers recreated |",
@@ -278,7 +293,10 @@ def render_report(rows):
         lines.append(f"| {k} | {v:.2f} s |")
     lines += [
         "",
-        f"CPU use of `stackgen render --check` on that tree: {rows['small_cpu']} (200% = both cores busy).",
+        f"CPU use of `stackgen render --check` on that tree: {rows['small_cpu']} (200% = both cores "
+        "busy). The files are read and hashed in parallel (rayon; every per-file system call "
+        "happens there, the walk only reads directories); what stays on one core is the "
+        "directory walk, `.dockerignore` matching and building the sorted manifest.",
         "",
         "In-process (divan; `hash_large_file` and `hash_many_small_files` run on the same "
         "inputs as above; `load_validate_hash_render_check` on synthetic stacks):",
