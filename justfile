@@ -53,6 +53,11 @@ base:
 tools:
     scripts/ensure-tools.sh
 
+# The whole path to Docker Swarm on this machine: swarm init, local registry, push,
+# deploy, smoke check, clean up.
+swarm-demo: tools base build
+    scripts/swarm-demo.sh
+
 # Benchmarks side by side with plain compose and the hardware limit -> BENCHMARKS.md.
 bench: tools base build
     python3 scripts/bench.py

@@ -25,6 +25,11 @@ pub struct Cli {
     )]
     pub dir: PathBuf,
 
+    /// Where to deploy: `compose` (this host) or `swarm`; default: stack.toml's
+    /// `[target] default`, else `compose`.
+    #[arg(long, global = true, value_enum)]
+    pub target: Option<crate::stack::TargetKind>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -60,6 +65,9 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 120)]
         lock_timeout: u64,
     },
+    /// Build the stack's missing images and push those the registry lacks (by tag), for
+    /// a swarm to pull.
+    Push,
     /// Deploy an earlier generation again, without building anything.
     Rollback {
         /// The generation to deploy (default: the one before the current).

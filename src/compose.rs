@@ -285,6 +285,175 @@ pub fn remove_image(tag: &str) -> Result<bool> {
     Ok(run(&strings(&["rmi", tag]))?.status.success())
 }
 
+// ---------------------------------------------------------------------------------------
+// Docker Swarm and the registry.
+
+/// Whether this engine is an active swarm manager's node.
+pub fn swarm_active() -> Result<bool> {
+    let out = run(&strings(&["info", "--format", "{{.Swarm.LocalNodeState}}"]))?;
+    Ok(text(&out.stdout) == "active")
+}
+
+/// Whether the registry already holds `image` (by tag), asked without pulling it.
+pub fn registry_has(image: &str) -> Result<bool> {
+    Ok(
+        run(&strings(&["manifest", "inspect", "--insecure", image]))?
+            .status
+            .success(),
+    )
+}
+
+/// Tags a local image with its registry name and pushes it.
+pub fn push(local: &str, remote: &str) -> Result<(), Error> {
+    for args in [vec!["tag", local, remote], vec!["push", remote]] {
+        let out = run(&strings(&args)).map_err(|e| Error::runtime(format!("{e:#}"), None))?;
+        if !out.status.success() {
+            return Err(Error::runtime(
+                format!("`docker {}` failed: {}", args.join(" "), text(&out.stderr)),
+                Some("check the registry is running and reachable from this host".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `docker stack deploy --detach=false`: waits until every service converged (or was
+/// rolled back by Swarm), at most `timeout` seconds. Its progress goes to our stderr.
+/// Returns whether it finished in time and succeeded.
+pub fn stack_deploy(name: &str, file: &Path, timeout: u32) -> Result<bool> {
+    let file = file.display().to_string();
+    let args = strings(&[
+        "stack",
+        "deploy",
+        "--detach=false",
+        "--prune",
+        "--compose-file",
+        &file,
+        name,
+    ]);
+    let handle = docker_cmd(args)
+        .stdout_to_stderr()
+        .unchecked()
+        .start()
+        .context("cannot run `docker stack deploy`")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout.into());
+    loop {
+        if let Some(out) = handle
+            .try_wait()
+            .context("cannot wait for `docker stack deploy`")?
+        {
+            return Ok(out.status.success());
+        }
+        if std::time::Instant::now() >= deadline {
+            // Swarm keeps converging (or rolling back) on its own; we stop waiting.
+            let _ = handle.kill();
+            eprintln!("stopped waiting for `docker stack deploy` after {timeout}s");
+            return Ok(false);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+pub fn stack_rm(name: &str) -> Result<bool> {
+    let status = docker_cmd(strings(&["stack", "rm", name]))
+        .stdout_to_stderr()
+        .unchecked()
+        .run()
+        .context("cannot run `docker stack rm`")?;
+    Ok(status.status.success())
+}
+
+/// One service of a swarm stack.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SwarmService {
+    pub service: String,
+    /// Running tasks / desired tasks.
+    pub running: u32,
+    pub desired: u32,
+    pub image: String,
+    /// Swarm's update state: empty, `completed`, `rollback_completed`, ...
+    pub update_state: String,
+    pub update_message: String,
+}
+
+/// The services of a swarm stack, with their replicas and the last update's outcome.
+pub fn stack_services(name: &str) -> Result<Vec<SwarmService>> {
+    let label = format!("label=com.docker.stack.namespace={name}");
+    let out = run(&strings(&["service", "ls", "--quiet", "--filter", &label]))?;
+    let ids: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = strings(&["service", "inspect"]);
+    args.extend(ids.iter().cloned());
+    let inspect: Vec<serde_json::Value> = serde_json::from_str(&text(&run(&args)?.stdout))
+        .context("cannot parse `docker service inspect` output")?;
+    let ls = strings(&[
+        "service",
+        "ls",
+        "--filter",
+        &label,
+        "--format",
+        "{{.Name}} {{.Replicas}}",
+    ]);
+    let replicas = text(&run(&ls)?.stdout);
+    let mut out = Vec::new();
+    for s in inspect {
+        let full = s["Spec"]["Name"].as_str().unwrap_or("").to_string();
+        let service = full
+            .strip_prefix(&format!("{name}_"))
+            .unwrap_or(&full)
+            .to_string();
+        let (running, desired) = replicas
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{full} ")))
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|r| r.split_once('/'))
+            .map(|(a, b)| (a.parse().unwrap_or(0), b.parse().unwrap_or(0)))
+            .unwrap_or((0, 0));
+        let image = s["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+            .as_str()
+            .unwrap_or("")
+            .split('@')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        out.push(SwarmService {
+            service,
+            running,
+            desired,
+            image,
+            update_state: s["UpdateStatus"]["State"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            update_message: s["UpdateStatus"]["Message"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        });
+    }
+    out.sort_by(|a, b| a.service.cmp(&b.service));
+    Ok(out)
+}
+
+/// The host addresses the running tasks of a swarm service publish `port` on.
+pub fn task_addresses(stack: &str, service: &str, port: u16) -> Result<Vec<String>> {
+    let label = format!("label=com.docker.swarm.service.name={stack}_{service}");
+    let out = run(&strings(&["ps", "--quiet", "--filter", &label]))?;
+    let ids: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = strings(&["inspect"]);
+    args.extend(ids);
+    let running = parse_inspect(&text(&run(&args)?.stdout))?;
+    Ok(running
+        .into_iter()
+        .filter_map(|r| r.ports.get(&port).cloned())
+        .collect())
+}
+
 /// What to build for one service.
 #[derive(Debug, Clone)]
 pub struct BuildRequest {

@@ -15,7 +15,7 @@ use crate::hash::{self, ServiceInputs};
 use crate::plan::Running;
 use crate::policy::{self, Finding, Severity};
 use crate::render::{self, Rendered};
-use crate::stack::{ImageSource, Stack};
+use crate::stack::{ImageSource, Stack, TargetKind};
 use crate::state;
 
 pub fn execute(cli: &Cli) -> Result<u8> {
@@ -32,22 +32,24 @@ pub fn execute(cli: &Cli) -> Result<u8> {
                 allow_insecure: *allow_insecure,
                 rollback: !*no_rollback,
                 lock_timeout: *lock_timeout,
+                target: cli.target,
             },
         ),
+        Command::Push => push_cmd(&cli.dir),
         Command::Rollback {
             generation,
             lock_timeout,
-        } => rollback(&cli.dir, *generation, *lock_timeout),
+        } => rollback(&cli.dir, *generation, *lock_timeout, cli.target),
         Command::History { json } => history(&cli.dir, *json),
         Command::Gc { keep } => gc(&cli.dir, *keep),
-        Command::Urls => urls(&cli.dir),
+        Command::Urls => urls(&cli.dir, cli.target),
         Command::Diff { exit_code, json } => crate::review::diff(&cli.dir, *exit_code, *json),
         Command::Why { service, json } => crate::review::why(&cli.dir, service, *json),
         Command::Status { json } => crate::review::status(&cli.dir, *json),
         Command::Down {
             volumes,
             lock_timeout,
-        } => down(&cli.dir, *volumes, *lock_timeout),
+        } => down(&cli.dir, *volumes, *lock_timeout, cli.target),
     }
 }
 
@@ -83,11 +85,16 @@ fn plan_stack(stack: Stack) -> Result<Planned> {
     })
 }
 
-fn generated_files(planned: &Planned) -> [(&'static str, &str); 2] {
-    [
-        (render::COMPOSE_FILE, &planned.rendered.compose),
-        (render::LOCK_FILE, &planned.rendered.lock),
-    ]
+fn generated_files(planned: &Planned) -> Vec<(&'static str, &str)> {
+    let r = &planned.rendered;
+    let mut files = vec![
+        (render::COMPOSE_FILE, r.compose.as_str()),
+        (render::LOCK_FILE, r.lock.as_str()),
+    ];
+    if let Some(swarm) = &r.swarm {
+        files.push((render::SWARM_FILE, swarm.as_str()));
+    }
+    files
 }
 
 /// Writes the generated files that changed; returns their project-relative paths.
@@ -166,6 +173,13 @@ pub struct UpOptions {
     pub allow_insecure: bool,
     pub rollback: bool,
     pub lock_timeout: u64,
+    /// `--target`, overriding stack.toml's default.
+    pub target: Option<TargetKind>,
+}
+
+/// The target a command acts on: `--target`, else stack.toml's default.
+pub fn target_of(stack: &Stack, flag: Option<TargetKind>) -> TargetKind {
+    flag.unwrap_or(stack.target.default)
 }
 
 fn up(dir: &Path, opts: UpOptions) -> Result<u8> {
@@ -229,6 +243,29 @@ fn up(dir: &Path, opts: UpOptions) -> Result<u8> {
         .into());
     }
 
+    let swarm = target_of(stack, opts.target) == TargetKind::Swarm;
+    let registry = match (&stack.target.registry, &planned.rendered.swarm) {
+        (Some(r), Some(_)) if swarm => Some(r.clone()),
+        _ if swarm => {
+            return Err(Error::input(
+                Problem::new(
+                    "stack.toml: target.registry",
+                    "a swarm deploy needs a registry",
+                )
+                .hint("add `[target] registry = \"host:port\"`; every node pulls from it"),
+            )
+            .into());
+        }
+        _ => None,
+    };
+    if swarm && !compose::swarm_active()? {
+        return Err(Error::runtime(
+            "this Docker engine is not part of an active swarm",
+            Some("run `docker swarm init` (one node) or join a swarm, or deploy with `--target compose`".into()),
+        )
+        .into());
+    }
+
     // One deploy at a time per project; taken before the first write.
     let _lock = lock(stack, opts.lock_timeout)?;
 
@@ -245,6 +282,10 @@ fn up(dir: &Path, opts: UpOptions) -> Result<u8> {
     let reused = planned.hashes.len() - builds.len();
     eprintln!("images: {} to build, {reused} up to date", builds.len());
     build_all(&builds)?;
+    if let Some(registry) = registry {
+        push_images(&planned, &registry)?;
+        return swarm_deploy(stack, &planned.rendered);
+    }
 
     let project = project(stack, &stack.root.join(render::COMPOSE_FILE));
     let services: Vec<String> = stack.services.keys().cloned().collect();
@@ -390,10 +431,13 @@ fn print_urls(stack: &Stack, running: &[Running]) {
     }
 }
 
-fn urls(dir: &Path) -> Result<u8> {
+fn urls(dir: &Path, target: Option<TargetKind>) -> Result<u8> {
     let stack = Stack::load(dir)?;
     compose::check_engine()?;
-    print_urls(&stack, &compose::containers(&stack.name)?);
+    match target_of(&stack, target) {
+        TargetKind::Swarm => print_swarm_urls(&stack)?,
+        TargetKind::Compose => print_urls(&stack, &compose::containers(&stack.name)?),
+    }
     Ok(0)
 }
 
@@ -560,9 +604,26 @@ fn build_all(builds: &[BuildRequest]) -> Result<()> {
     }
 }
 
-fn down(dir: &Path, volumes: bool, lock_timeout: u64) -> Result<u8> {
+fn down(dir: &Path, volumes: bool, lock_timeout: u64, target: Option<TargetKind>) -> Result<u8> {
     let stack = Stack::load(dir)?;
     compose::check_engine()?;
+    if target_of(&stack, target) == TargetKind::Swarm {
+        let _lock = lock(&stack, lock_timeout)?;
+        if !compose::stack_rm(&stack.name)? {
+            return Err(Error::runtime("`docker stack rm` failed", None).into());
+        }
+        if volumes {
+            eprintln!(
+                "note: Swarm keeps volumes on each node; remove them there with `docker volume rm {}_<volume>`",
+                stack.name
+            );
+        }
+        eprintln!(
+            "stack `{}` is removed from the swarm; its volumes are kept",
+            stack.name
+        );
+        return Ok(0);
+    }
     let project = deployed_project(&stack)?;
     let _lock = lock(&stack, lock_timeout)?;
     if !project.down(volumes)? {
@@ -581,7 +642,12 @@ fn down(dir: &Path, volumes: bool, lock_timeout: u64) -> Result<u8> {
 
 /// Deploys generation `number` (default: the one before the current) without building:
 /// its images are still tagged by hash.
-fn rollback(dir: &Path, number: Option<u32>, lock_timeout: u64) -> Result<u8> {
+fn rollback(
+    dir: &Path,
+    number: Option<u32>,
+    lock_timeout: u64,
+    target_flag: Option<TargetKind>,
+) -> Result<u8> {
     let stack = Stack::load(dir)?;
     compose::check_engine()?;
     let _lock = lock(&stack, lock_timeout)?;
@@ -644,6 +710,25 @@ fn rollback(dir: &Path, number: Option<u32>, lock_timeout: u64) -> Result<u8> {
         "rolling back to generation {} ({})",
         target.number, target.time
     );
+    if target_of(&stack, target_flag) == TargetKind::Swarm {
+        let file = target.dir(&stack.root).join("stack.yml");
+        if !file.is_file() {
+            return Err(Error::runtime(
+                format!("generation {} has no swarm stack file", target.number),
+                Some("it was deployed before the stack had a `[target] registry`".into()),
+            )
+            .into());
+        }
+        if !compose::stack_deploy(&stack.name, &file, stack.wait_timeout)? {
+            return Err(Error::runtime("`docker stack deploy` failed", None).into());
+        }
+        state::set_current(&stack.root, target.number)?;
+        eprintln!(
+            "stack `{}` is at generation {} on the swarm",
+            stack.name, target.number
+        );
+        return Ok(0);
+    }
     let services: Vec<String> = target.images.keys().cloned().collect();
     let project = project(&stack, &target.compose_file(&stack.root));
     let running = deploy_and_wait(&stack, &project, &services)?;
@@ -755,4 +840,125 @@ fn gc(dir: &Path, keep: u32) -> Result<u8> {
         dropped.len()
     );
     Ok(0)
+}
+
+// -----------------------------------------------------------------------------------------
+// Docker Swarm.
+
+/// Pushes each built image the registry lacks, by tag; returns how many were pushed.
+fn push_images(planned: &Planned, registry: &str) -> Result<usize> {
+    let mut pushed = 0;
+    for (name, inputs) in &planned.hashes {
+        let local = render::image_tag(&planned.stack.name, name, inputs);
+        let remote = format!("{registry}/{local}");
+        if compose::registry_has(&remote)? {
+            eprintln!("{name}: {remote} is already in the registry");
+            continue;
+        }
+        compose::push(&local, &remote)?;
+        eprintln!("{name}: pushed {remote}");
+        pushed += 1;
+    }
+    Ok(pushed)
+}
+
+fn push_cmd(dir: &Path) -> Result<u8> {
+    let planned = plan(dir)?;
+    let stack = &planned.stack;
+    let Some(registry) = stack.target.registry.clone() else {
+        return Err(Error::input(
+            Problem::new("stack.toml: target.registry", "no registry to push to")
+                .hint("add `[target] registry = \"host:port\"`"),
+        )
+        .into());
+    };
+    compose::check_engine()?;
+    let builds = missing_images(&planned, &compose::local_tags()?);
+    if !builds.is_empty() && !compose::image_exists(&stack.base_image)? {
+        return Err(Error::runtime(
+            format!(
+                "the base image `{}` is not present locally",
+                stack.base_image
+            ),
+            Some("run `just base`: it pulls the image, or builds it from Debian packages".into()),
+        )
+        .into());
+    }
+    build_all(&builds)?;
+    let pushed = push_images(&planned, &registry)?;
+    eprintln!(
+        "{pushed} pushed, {} already in {registry}",
+        planned.hashes.len() - pushed
+    );
+    Ok(0)
+}
+
+/// `docker stack deploy` of the generated stack file, then the services' state: every
+/// replica running, and no update that Swarm had to roll back.
+fn swarm_deploy(stack: &Stack, rendered: &Rendered) -> Result<u8> {
+    let file = stack.root.join(render::SWARM_FILE);
+    let started = Instant::now();
+    let ok = compose::stack_deploy(&stack.name, &file, stack.wait_timeout)?;
+    let services = compose::stack_services(&stack.name)?;
+    let rolled_back: Vec<&compose::SwarmService> = services
+        .iter()
+        .filter(|s| s.update_state.starts_with("rollback"))
+        .collect();
+    let short: Vec<&compose::SwarmService> =
+        services.iter().filter(|s| s.running < s.desired).collect();
+    for s in &services {
+        let update = if s.update_state.is_empty() {
+            String::new()
+        } else {
+            format!("  (update: {})", s.update_state)
+        };
+        eprintln!(
+            "{:<12} {}/{} running  {}{update}",
+            s.service, s.running, s.desired, s.image
+        );
+    }
+    if !ok || !rolled_back.is_empty() || !short.is_empty() {
+        let mut what = Vec::new();
+        for s in &rolled_back {
+            what.push(format!(
+                "Swarm rolled `{}` back: {}",
+                s.service, s.update_message
+            ));
+        }
+        for s in &short {
+            what.push(format!(
+                "`{}` runs {}/{} replicas",
+                s.service, s.running, s.desired
+            ));
+        }
+        if what.is_empty() {
+            what.push("`docker stack deploy` failed".into());
+        }
+        return Err(Error::runtime(
+            format!("swarm deploy failed: {}", what.join("; ")),
+            Some(format!(
+                "`docker service ps {}_<service> --no-trunc` shows each task's error",
+                stack.name
+            )),
+        )
+        .into());
+    }
+    let generation = record(stack, rendered)?;
+    eprintln!(
+        "stack `{}` is up on the swarm: {} services converged in {:.1}s (generation {generation})",
+        stack.name,
+        services.len(),
+        started.elapsed().as_secs_f64()
+    );
+    print_swarm_urls(stack)?;
+    Ok(0)
+}
+
+fn print_swarm_urls(stack: &Stack) -> Result<()> {
+    for svc in stack.services.values().filter(|s| s.publish.is_some()) {
+        for addr in compose::task_addresses(&stack.name, &svc.name, svc.port)? {
+            println!("{}\thttp://{addr}/", svc.name);
+        }
+    }
+    Ok(())
 }

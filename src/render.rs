@@ -19,7 +19,10 @@ use crate::stack::{ImageSource, Stack};
 pub const GENERATED_DIR: &str = "generated";
 pub const COMPOSE_FILE: &str = "generated/docker-compose.yml";
 pub const LOCK_FILE: &str = "generated/stack.lock";
+/// The Docker Swarm stack file, rendered when stack.toml names a registry.
+pub const SWARM_FILE: &str = "generated/stack.yml";
 const MAIN_TEMPLATE: &str = "docker-compose.yml.j2";
+const SWARM_TEMPLATE: &str = "swarm/stack.yml.j2";
 
 /// Label carrying a service's input hash on its container.
 pub const HASH_LABEL: &str = "io.stackgen.inputs";
@@ -29,6 +32,8 @@ pub const HASH_LABEL: &str = "io.stackgen.inputs";
 pub struct Rendered {
     pub compose: String,
     pub lock: String,
+    /// `generated/stack.yml`, when the stack has a swarm registry.
+    pub swarm: Option<String>,
 }
 
 /// Image tag for a built service: `<stack>/<service>:<first 12 hex of its input hash>`.
@@ -87,6 +92,10 @@ struct ServiceCtx<'a> {
     security: &'a crate::stack::Security,
     /// Relaxations of the hardened defaults, `key=value`; empty when none.
     relaxed: String,
+    /// Swarm: the image as every node pulls it (`<registry>/<image>` when built here).
+    registry_image: String,
+    replicas: u32,
+    placement: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -173,7 +182,6 @@ pub fn render(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result
             ServiceCtx {
                 name: &svc.name,
                 kind: &svc.kind,
-                image,
                 build,
                 hash,
                 port: svc.port,
@@ -202,6 +210,13 @@ pub fn render(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result
                 networks: networks(svc),
                 security: &svc.security,
                 relaxed: svc.security.relaxations().join("; "),
+                registry_image: match (&stack.target.registry, &svc.source) {
+                    (Some(registry), ImageSource::Build { .. }) => format!("{registry}/{image}"),
+                    _ => image.clone(),
+                },
+                replicas: svc.replicas,
+                placement: &svc.placement,
+                image,
             }
         })
         .collect();
@@ -239,10 +254,21 @@ pub fn render(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result
         backend => uses("backend"),
         hash_label => HASH_LABEL,
     };
-    let mut compose = template.render(ctx).map_err(template_error)?;
+    let mut compose = template.render(&ctx).map_err(template_error)?;
     if !compose.ends_with('\n') {
         compose.push('\n');
     }
+    let swarm = match &stack.target.registry {
+        None => None,
+        Some(_) => {
+            let template = env.get_template(SWARM_TEMPLATE).map_err(template_error)?;
+            let mut text = template.render(&ctx).map_err(template_error)?;
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            Some(text)
+        }
+    };
 
     let lock = LockFile {
         version: 1,
@@ -263,7 +289,11 @@ pub fn render(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result
     let mut lock = serde_json::to_string_pretty(&lock)
         .map_err(|e| Error::runtime(format!("cannot serialise the lock: {e}"), None))?;
     lock.push('\n');
-    Ok(Rendered { compose, lock })
+    Ok(Rendered {
+        compose,
+        lock,
+        swarm,
+    })
 }
 
 /// A template environment reading from `<root>/templates`: strict undefined, no

@@ -21,6 +21,7 @@ pub const STACK_FILE: &str = "stack.toml";
 #[serde(deny_unknown_fields)]
 struct RawStackFile {
     stack: RawStack,
+    target: Option<RawTarget>,
     #[serde(default)]
     secrets: BTreeMap<String, RawSecret>,
     #[serde(default)]
@@ -36,6 +37,19 @@ struct RawStack {
     bind_address: String,
     #[serde(default = "default_wait_timeout")]
     wait_timeout: u32,
+}
+
+/// Where the stack deploys: one host (compose) or a Docker Swarm through a registry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    #[serde(default = "default_target")]
+    default: String,
+    registry: Option<String>,
+}
+
+fn default_target() -> String {
+    "compose".to_string()
 }
 
 fn default_bind_address() -> String {
@@ -81,6 +95,9 @@ struct RawService {
     healthcheck: RawHealthcheck,
     #[serde(default)]
     security: RawSecurity,
+    replicas: Option<u32>,
+    #[serde(default)]
+    placement: Vec<String>,
 }
 
 /// Explicit relaxations of the hardened defaults; each shows up in `check` and the diff.
@@ -116,10 +133,27 @@ pub struct Stack {
     pub base_image: String,
     pub bind_address: String,
     pub wait_timeout: u32,
+    pub target: Target,
     /// Secret name -> generated length.
     pub secrets: BTreeMap<String, u32>,
     /// Sorted by name, so everything derived from it is deterministic.
     pub services: BTreeMap<String, Service>,
+}
+
+/// Which engine `up` deploys to by default, and the registry a swarm pulls from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub default: TargetKind,
+    /// `host[:port]` of the registry every swarm node pulls from; `None`: no swarm file.
+    pub registry: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TargetKind {
+    /// One host: `docker compose up --wait` on `generated/docker-compose.yml`.
+    Compose,
+    /// Docker Swarm: `docker stack deploy` of `generated/stack.yml`.
+    Swarm,
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +173,10 @@ pub struct Service {
     pub data: Option<String>,
     pub healthcheck: Healthcheck,
     pub security: Security,
+    /// Swarm: tasks to run (compose runs one).
+    pub replicas: u32,
+    /// Swarm: placement constraints, e.g. `node.labels.stackgen.db == true`.
+    pub placement: Vec<String>,
     /// Whether another service depends on this one.
     pub depended_on: bool,
 }
@@ -237,7 +275,8 @@ impl Stack {
 // ---------------------------------------------------------------------------------------
 // TOML errors and unknown keys, with line and column.
 
-const TOP_KEYS: &[&str] = &["stack", "secrets", "services"];
+const TOP_KEYS: &[&str] = &["stack", "target", "secrets", "services"];
+const TARGET_KEYS: &[&str] = &["default", "registry"];
 const STACK_KEYS: &[&str] = &["name", "base_image", "bind_address", "wait_timeout"];
 const SECRET_KEYS: &[&str] = &["length"];
 const SERVICE_KEYS: &[&str] = &[
@@ -255,6 +294,8 @@ const SERVICE_KEYS: &[&str] = &[
     "data",
     "healthcheck",
     "security",
+    "replicas",
+    "placement",
 ];
 const HEALTHCHECK_KEYS: &[&str] = &[
     "path",
@@ -359,6 +400,9 @@ fn unknown_keys(text: &str) -> Result<Vec<Problem>, Error> {
     if let Some(stack) = root.get("stack").and_then(|v| table(v.get_ref())) {
         check(text, stack, STACK_KEYS, "stack", &mut out);
     }
+    if let Some(target) = root.get("target").and_then(|v| table(v.get_ref())) {
+        check(text, target, TARGET_KEYS, "target", &mut out);
+    }
     if let Some(secrets) = root.get("secrets").and_then(|v| table(v.get_ref())) {
         for (name, secret) in secrets.iter() {
             if let Some(t) = table(secret.get_ref()) {
@@ -429,6 +473,55 @@ fn validate(root: &Path, raw: RawStackFile) -> Result<Stack, Error> {
             "must be at least 1 second",
         ));
     }
+
+    let target = match &raw.target {
+        None => Target {
+            default: TargetKind::Compose,
+            registry: None,
+        },
+        Some(t) => {
+            let default = match t.default.as_str() {
+                "compose" => TargetKind::Compose,
+                "swarm" => TargetKind::Swarm,
+                other => {
+                    problems.push(
+                        Problem::new(
+                            at("target.default".into()),
+                            format!("unknown target `{other}`"),
+                        )
+                        .hint("use `compose` (one host) or `swarm`"),
+                    );
+                    TargetKind::Compose
+                }
+            };
+            if let Some(r) = &t.registry
+                && !is_image_reference(&format!("{r}/x"))
+            {
+                problems.push(
+                    Problem::new(
+                        at("target.registry".into()),
+                        format!("`{r}` is not a registry address"),
+                    )
+                    .hint("write it as `host[:port]`, like `127.0.0.1:5000`"),
+                );
+            }
+            if default == TargetKind::Swarm && t.registry.is_none() {
+                problems.push(
+                    Problem::new(
+                        at("target.registry".into()),
+                        "a swarm target needs a registry",
+                    )
+                    .hint(
+                        "every node pulls the images from it; e.g. `registry = \"127.0.0.1:5000\"`",
+                    ),
+                );
+            }
+            Target {
+                default,
+                registry: t.registry.clone(),
+            }
+        }
+    };
 
     let mut secrets = BTreeMap::new();
     for (name, secret) in &raw.secrets {
@@ -718,6 +811,24 @@ fn validate(root: &Path, raw: RawStackFile) -> Result<Stack, Error> {
             user: raw_svc.security.user.clone(),
         };
 
+        if raw_svc.replicas == Some(0) {
+            problems.push(
+                Problem::new(key("replicas"), "0 replicas would run nothing")
+                    .hint("remove the service, or set at least 1"),
+            );
+        }
+        for constraint in &raw_svc.placement {
+            if !["==", "!="].iter().any(|op| constraint.contains(op)) {
+                problems.push(
+                    Problem::new(
+                        key("placement"),
+                        format!("`{constraint}` is not a constraint"),
+                    )
+                    .hint("write it like `node.labels.stackgen.db == true`"),
+                );
+            }
+        }
+
         if let Some(source) = source {
             services.insert(
                 name.clone(),
@@ -734,6 +845,8 @@ fn validate(root: &Path, raw: RawStackFile) -> Result<Stack, Error> {
                     data: raw_svc.data.clone(),
                     healthcheck,
                     security,
+                    replicas: raw_svc.replicas.unwrap_or(1),
+                    placement: raw_svc.placement.clone(),
                     depended_on: depended.contains(name.as_str()),
                 },
             );
@@ -759,6 +872,7 @@ fn validate(root: &Path, raw: RawStackFile) -> Result<Stack, Error> {
         base_image: raw.stack.base_image,
         bind_address: raw.stack.bind_address,
         wait_timeout: raw.stack.wait_timeout,
+        target,
         secrets,
         services,
     })

@@ -75,6 +75,7 @@ impl Generation {
         Ok(crate::render::Rendered {
             compose: read("docker-compose.yml")?,
             lock: read("stack.lock")?,
+            swarm: read("stack.yml").ok(),
         })
     }
 }
@@ -156,11 +157,15 @@ pub fn record_generation(
         .tempdir_in(&dir)
         .with_context(|| format!("cannot create a folder in `{}`", dir.display()))?;
     let meta = serde_json::to_string_pretty(&generation)? + "\n";
-    for (name, text) in [
+    let mut files = vec![
         ("docker-compose.yml", rendered.compose.as_str()),
         ("stack.lock", rendered.lock.as_str()),
         ("generation.json", meta.as_str()),
-    ] {
+    ];
+    if let Some(swarm) = &rendered.swarm {
+        files.push(("stack.yml", swarm.as_str()));
+    }
+    for (name, text) in files {
         write_if_changed(&tmp.path().join(name), text.as_bytes(), 0o644)?;
     }
     let target = dir.join(number.to_string());
@@ -304,6 +309,7 @@ mod tests {
         let r = |c: &str| crate::render::Rendered {
             compose: c.into(),
             lock: "{}".into(),
+            swarm: None,
         };
         let g1 = record_generation(dir.path(), &r("one"), Default::default()).expect("g1");
         let g2 = record_generation(dir.path(), &r("two"), Default::default()).expect("g2");

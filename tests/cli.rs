@@ -69,7 +69,8 @@ fn render_check_fails_on_stale_files_and_writes_nothing() {
     assert_exit(&out, 1);
     assert_eq!(
         stderr(&out),
-        "error: generated files are stale: generated/docker-compose.yml, generated/stack.lock\n\
+        "error: generated files are stale: generated/docker-compose.yml, generated/stack.lock, \
+         generated/stack.yml\n\
          hint: run `stackgen render` and commit the result\n"
     );
     assert_eq!(project.snapshot(), before, "--check writes nothing");
