@@ -43,9 +43,11 @@ pub fn execute(cli: &Cli) -> Result<u8> {
         Command::History { json } => history(&cli.dir, *json),
         Command::Gc { keep } => gc(&cli.dir, *keep),
         Command::Urls => urls(&cli.dir, cli.target),
-        Command::Diff { exit_code, json } => crate::review::diff(&cli.dir, *exit_code, *json),
-        Command::Why { service, json } => crate::review::why(&cli.dir, service, *json),
-        Command::Status { json } => crate::review::status(&cli.dir, *json),
+        Command::Diff { exit_code, json } => {
+            crate::review::diff(&cli.dir, *exit_code, *json, cli.target)
+        }
+        Command::Why { service, json } => crate::review::why(&cli.dir, service, *json, cli.target),
+        Command::Status { json } => crate::review::status(&cli.dir, *json, cli.target),
         Command::Down {
             volumes,
             lock_timeout,
@@ -232,16 +234,7 @@ fn up(dir: &Path, opts: UpOptions) -> Result<u8> {
     engine.map_err(thread)??;
     check_host_ports(stack, &ours.map_err(thread)??)?;
     let builds = missing_images(&planned, &present.map_err(thread)??);
-    if !builds.is_empty() && !compose::image_exists(&stack.base_image)? {
-        return Err(Error::runtime(
-            format!(
-                "the base image `{}` is not present locally",
-                stack.base_image
-            ),
-            Some("run `just base`: it pulls the image, or builds it from Debian packages".into()),
-        )
-        .into());
-    }
+    require_base_image(stack, &builds)?;
 
     let swarm = target_of(stack, opts.target) == TargetKind::Swarm;
     let registry = match (&stack.target.registry, &planned.rendered.swarm) {
@@ -499,6 +492,21 @@ fn explain_failed_deploy(
             stack.name
         )),
     ))
+}
+
+/// Building needs the base image locally: fail before anything is written if it is not.
+fn require_base_image(stack: &Stack, builds: &[BuildRequest]) -> Result<()> {
+    if !builds.is_empty() && !compose::image_exists(&stack.base_image)? {
+        return Err(Error::runtime(
+            format!(
+                "the base image `{}` is not present locally",
+                stack.base_image
+            ),
+            Some("run `just base`: it pulls the image, or builds it from Debian packages".into()),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Fails when a fixed host port is taken by something other than this stack itself.
@@ -874,16 +882,7 @@ fn push_cmd(dir: &Path) -> Result<u8> {
     };
     compose::check_engine()?;
     let builds = missing_images(&planned, &compose::local_tags()?);
-    if !builds.is_empty() && !compose::image_exists(&stack.base_image)? {
-        return Err(Error::runtime(
-            format!(
-                "the base image `{}` is not present locally",
-                stack.base_image
-            ),
-            Some("run `just base`: it pulls the image, or builds it from Debian packages".into()),
-        )
-        .into());
-    }
+    require_base_image(stack, &builds)?;
     build_all(&builds)?;
     let pushed = push_images(&planned, &registry)?;
     eprintln!(

@@ -175,9 +175,39 @@ fn the_same_stack_deploys_to_a_swarm_rolls_forward_and_back() {
     ]);
     assert_eq!(db_order, "stop-first");
 
-    // A changed app rolls out (start-first) to a new content-tagged image.
+    // status and diff read the swarm stack: all in sync, nothing to do.
+    let out = project.stackgen(&["status", "--target", "swarm"]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        stdout(&out).matches(" in sync").count(),
+        3,
+        "{}",
+        stdout(&out)
+    );
+    let out = project.stackgen(&["diff", "--target", "swarm", "--exit-code"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).starts_with("generated/stack.yml: no changes\n"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A changed app: the plan names it and its file, then it rolls out (start-first)
+    // to a new content-tagged image.
     let app = project.read("apps/hello/app.py");
     project.write("apps/hello/app.py", &format!("{app}\n# v2\n"));
+    let out = project.stackgen(&["why", "hello", "--target", "swarm"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).starts_with("~ hello        rebuild  "),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).ends_with("\n    ~ app.py\n"),
+        "{}",
+        stdout(&out)
+    );
     let out = project.stackgen(&["up", "--target", "swarm"]);
     assert_exit(&out, 0);
     let image_of = || {
