@@ -322,7 +322,8 @@ fn running_stack_is_hardened_and_keeps_its_password_secret() {
             format!("{}{}", stdout(&logs), stderr(&logs)),
         ));
     }
-    for tag in stack.images() {
+    for image in stack.images() {
+        let tag = image.split_whitespace().next().unwrap_or("").to_string();
         places.push((
             format!("docker history {tag}"),
             docker(&["history", "--no-trunc", &tag]),

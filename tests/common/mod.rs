@@ -239,13 +239,21 @@ impl E2eStack {
             .collect()
     }
 
-    /// The project's images (every tag under `<name>/`).
+    /// The project's images (every tag under `<name>/`) with their ids, sorted: `docker
+    /// image ls` orders by creation time, which ties when images share a build.
     pub fn images(&self) -> Vec<String> {
-        docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])
-            .lines()
-            .filter(|t| t.starts_with(&format!("{}/", self.name)))
-            .map(str::to_string)
-            .collect()
+        let mut images: Vec<String> = docker(&[
+            "image",
+            "ls",
+            "--format",
+            "{{.Repository}}:{{.Tag}} {{.ID}}",
+        ])
+        .lines()
+        .filter(|t| t.starts_with(&format!("{}/", self.name)))
+        .map(str::to_string)
+        .collect();
+        images.sort();
+        images
     }
 }
 
