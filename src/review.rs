@@ -150,11 +150,11 @@ fn swarm_plan(planned: &Planned) -> Result<Vec<ServicePlan>> {
         .collect();
     let mut previous = BTreeMap::new();
     if let Some(current) = state::current(&stack.root)?
-        && let Some(text) = current.rendered(&stack.root)?.swarm
+        && let snapshot = current.rendered(&stack.root)?
+        && let Some(text) = &snapshot.swarm
     {
-        let mut inputs =
-            render::parse_lock(&current.rendered(&stack.root)?.lock).unwrap_or_default();
-        for (name, config) in service_configs(&text) {
+        let mut inputs = render::parse_lock(&snapshot.lock).unwrap_or_default();
+        for (name, config) in service_configs(text) {
             let prev = Previous {
                 config_hash: config_digest(&config),
                 inputs: inputs.remove(&name),
