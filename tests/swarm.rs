@@ -66,7 +66,7 @@ impl Drop for SwarmGuard {
             .filter(|t| t.contains(&format!("/{}/", self.name)))
         {
             let _ = Command::new("docker")
-                .args(["rmi", "--force", tag])
+                .args(["rmi", "--force", "--no-prune", tag])
                 .output();
         }
     }

@@ -295,9 +295,12 @@ pub fn remove_project(name: &str, compose_file: &Path) {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
+    // `--no-prune`: removing the last tag would also delete the untagged parent layers,
+    // which the classic builder shares as cache between tests. A test building at the same
+    // moment would lose the layer under its next step ("failed to get digest").
     for tag in tags.lines().filter(|t| t.starts_with(&format!("{name}/"))) {
         let _ = Command::new("docker")
-            .args(["rmi", "--force", tag])
+            .args(["rmi", "--force", "--no-prune", tag])
             .output();
     }
 }
