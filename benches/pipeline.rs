@@ -121,8 +121,10 @@ fn write_templates(root: &Path) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     for rel in [
         "templates/docker-compose.yml.j2",
-        "templates/kinds/python-web.yml.j2",
-        "templates/kinds/postgres.yml.j2",
+        "templates/kinds/python-web/compose.yml.j2",
+        "templates/kinds/python-web/kind.toml",
+        "templates/kinds/postgres/compose.yml.j2",
+        "templates/kinds/postgres/kind.toml",
     ] {
         let to = root.join(rel);
         std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
@@ -174,5 +176,5 @@ fn load_validate_hash_render_check(bencher: divan::Bencher, n: usize) {
     let text = synthetic_stack(&root, n);
     bencher
         .counter(ItemsCount::new(n))
-        .bench(|| stackgen::deploy::plan_text(&root, &text).expect("plan"));
+        .bench(|| stackgen::pipeline::plan_text(&root, &text).expect("plan"));
 }

@@ -27,8 +27,8 @@ pub struct Cli {
 
     /// Where to deploy: `compose` (this host) or `swarm`; default: stack.toml's
     /// `[target] default`, else `compose`.
-    #[arg(long, global = true, value_enum)]
-    pub target: Option<crate::stack::TargetKind>,
+    #[arg(long, global = true, value_parser = clap::builder::PossibleValuesParser::new(crate::stack::TargetKind::NAMES))]
+    pub target: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,

@@ -11,80 +11,48 @@ use anyhow::Result;
 use crate::cli::{Cli, Command};
 use crate::compose::{self, BuildRequest, Project};
 use crate::error::{Error, Problem};
-use crate::hash::{self, ServiceInputs};
+use crate::pipeline::{Planned, plan};
 use crate::plan::Running;
-use crate::policy::{self, Finding, Severity};
+use crate::policy::{Finding, Severity};
 use crate::render::{self, Rendered};
 use crate::stack::{ImageSource, Stack, TargetKind};
 use crate::state;
 
 pub fn execute(cli: &Cli) -> Result<u8> {
+    let target = cli.target.as_deref().and_then(TargetKind::from_name);
+    let dir = &cli.dir;
     match &cli.command {
-        Command::Render { check } => render_cmd(&cli.dir, *check),
-        Command::Check { json } => check_cmd(&cli.dir, *json),
+        Command::Render { check } => render_cmd(dir, *check),
+        Command::Check { json } => check_cmd(dir, *json),
         Command::Up {
             allow_insecure,
             no_rollback,
             lock_timeout,
         } => up(
-            &cli.dir,
+            dir,
             UpOptions {
                 allow_insecure: *allow_insecure,
                 rollback: !*no_rollback,
                 lock_timeout: *lock_timeout,
-                target: cli.target,
+                target,
             },
         ),
-        Command::Push => push_cmd(&cli.dir),
+        Command::Push => push_cmd(dir),
         Command::Rollback {
             generation,
             lock_timeout,
-        } => rollback(&cli.dir, *generation, *lock_timeout, cli.target),
-        Command::History { json } => history(&cli.dir, *json),
-        Command::Gc { keep } => gc(&cli.dir, *keep),
-        Command::Urls => urls(&cli.dir, cli.target),
-        Command::Diff { exit_code, json } => {
-            crate::review::diff(&cli.dir, *exit_code, *json, cli.target)
-        }
-        Command::Why { service, json } => crate::review::why(&cli.dir, service, *json, cli.target),
-        Command::Status { json } => crate::review::status(&cli.dir, *json, cli.target),
+        } => rollback(dir, *generation, *lock_timeout, target),
+        Command::History { json } => history(dir, *json),
+        Command::Gc { keep } => gc(dir, *keep),
+        Command::Urls => urls(dir, target),
+        Command::Diff { exit_code, json } => crate::review::diff(dir, *exit_code, *json, target),
+        Command::Why { service, json } => crate::review::why(dir, service, *json, target),
+        Command::Status { json } => crate::review::status(dir, *json, target),
         Command::Down {
             volumes,
             lock_timeout,
-        } => down(&cli.dir, *volumes, *lock_timeout, cli.target),
+        } => down(dir, *volumes, *lock_timeout, target),
     }
-}
-
-/// A stack with its inputs hashed and its files rendered, nothing written yet.
-pub struct Planned {
-    pub stack: Stack,
-    pub hashes: BTreeMap<String, ServiceInputs>,
-    pub rendered: Rendered,
-    /// The security policy's findings; computing them also proves the YAML is valid.
-    pub findings: Vec<Finding>,
-}
-
-/// Load, validate, hash, render, check: reads only.
-pub fn plan(dir: &Path) -> Result<Planned> {
-    plan_stack(Stack::load(dir)?)
-}
-
-/// The same pipeline from stack file text, for `root`'s templates and build contexts.
-/// This is what the fuzz target drives: it must return, never panic, on any text.
-pub fn plan_text(root: &Path, text: &str) -> Result<Planned> {
-    plan_stack(Stack::parse(root, text)?)
-}
-
-fn plan_stack(stack: Stack) -> Result<Planned> {
-    let hashes = hash::hash_stack(&stack)?;
-    let rendered = render::render(&stack, &hashes)?;
-    let findings = policy::check(&stack, &rendered.compose)?;
-    Ok(Planned {
-        stack,
-        hashes,
-        rendered,
-        findings,
-    })
 }
 
 fn generated_files(planned: &Planned) -> Vec<(&'static str, &str)> {

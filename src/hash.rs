@@ -344,7 +344,10 @@ mod tests {
             .iter()
             .map(|(p, t)| (p.to_string(), t.to_string()))
             .collect();
-        all.push(("templates/kinds/python-web.yml.j2".into(), String::new()));
+        all.push((
+            "templates/kinds/python-web/compose.yml.j2".into(),
+            String::new(),
+        ));
         let mut toml =
             String::from("[stack]\nname = \"t\"\nbase_image = \"debian:bookworm-slim\"\n");
         for s in services {

@@ -21,8 +21,10 @@
 pub mod cli;
 pub mod compose;
 pub mod deploy;
+pub mod document;
 pub mod error;
 pub mod hash;
+pub mod pipeline;
 pub mod plan;
 pub mod policy;
 pub mod render;

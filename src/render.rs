@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Problem};
 use crate::hash::ServiceInputs;
-use crate::stack::{ImageSource, Stack};
+use crate::stack::{ImageSource, Stack, TargetKind};
 
 pub const GENERATED_DIR: &str = "generated";
 pub const COMPOSE_FILE: &str = "generated/docker-compose.yml";
@@ -34,6 +34,17 @@ pub struct Rendered {
     pub lock: String,
     /// `generated/stack.yml`, when the stack has a swarm registry.
     pub swarm: Option<String>,
+}
+
+impl Rendered {
+    /// Each rendered target file's text, by target.
+    pub fn targets(&self) -> Vec<(TargetKind, &str)> {
+        let mut out = vec![(TargetKind::Compose, self.compose.as_str())];
+        if let Some(swarm) = &self.swarm {
+            out.push((TargetKind::Swarm, swarm.as_str()));
+        }
+        out
+    }
 }
 
 /// Image tag for a built service: `<stack>/<service>:<first 12 hex of its input hash>`.

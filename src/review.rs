@@ -12,8 +12,9 @@ use serde::Serialize;
 use yaml_rust2::YamlLoader;
 
 use crate::compose;
-use crate::deploy::{self, Planned};
+use crate::deploy;
 use crate::error::{Error, Problem};
+use crate::pipeline::Planned;
 use crate::plan::{self, Action, Desired, Previous, Running, ServicePlan};
 use crate::render::{self, COMPOSE_FILE, GENERATED_DIR};
 use crate::stack::{Stack, TargetKind};
@@ -89,7 +90,7 @@ struct Review {
 }
 
 fn review(dir: &Path, target: Option<TargetKind>) -> Result<Review> {
-    let planned = deploy::plan(dir)?;
+    let planned = crate::pipeline::plan(dir)?;
     compose::check_engine()?;
     if deploy::target_of(&planned.stack, target) == TargetKind::Swarm {
         let plans = swarm_plan(&planned)?;

@@ -136,9 +136,9 @@ fn usage_errors_exit_2() {
 #[test]
 fn undefined_template_variable_names_the_file_and_line() {
     let project = TestProject::shipped();
-    let t = project.read("templates/kinds/python-web.yml.j2");
+    let t = project.read("templates/kinds/python-web/compose.yml.j2");
     project.write(
-        "templates/kinds/python-web.yml.j2",
+        "templates/kinds/python-web/compose.yml.j2",
         &t.replace("svc.healthcheck.interval", "svc.healthcheck.intervall"),
     );
     let before = project.snapshot();
@@ -146,7 +146,7 @@ fn undefined_template_variable_names_the_file_and_line() {
     assert_exit(&out, 2);
     let err = stderr(&out);
     assert!(
-        err.starts_with("error: templates/kinds/python-web.yml.j2:"),
+        err.starts_with("error: templates/kinds/python-web/compose.yml.j2:"),
         "{err}"
     );
     assert!(err.contains("undefined"), "{err}");
@@ -177,9 +177,9 @@ fn shipped_stack_passes_the_security_check() {
 #[test]
 fn a_template_that_breaks_the_policy_is_caught_and_up_refuses_it() {
     let project = TestProject::shipped();
-    let t = project.read("templates/kinds/python-web.yml.j2");
+    let t = project.read("templates/kinds/python-web/compose.yml.j2");
     project.write(
-        "templates/kinds/python-web.yml.j2",
+        "templates/kinds/python-web/compose.yml.j2",
         &t.replace(
             "    pids_limit: 128\n",
             "    pids_limit: 128\n    privileged: true\n",

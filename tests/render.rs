@@ -19,7 +19,7 @@ fn render_fixture(case: &str) -> String {
         .status()
         .expect("cp");
     assert!(status.success());
-    let planned = stackgen::deploy::plan(dir.path()).expect("fixture renders");
+    let planned = stackgen::pipeline::plan(dir.path()).expect("fixture renders");
     planned.rendered.compose
 }
 

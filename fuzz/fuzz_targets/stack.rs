@@ -12,8 +12,14 @@ use libfuzzer_sys::fuzz_target;
 /// from any folder.
 const FILES: &[(&str, &str)] = &[
     ("templates/docker-compose.yml.j2", include_str!("../../templates/docker-compose.yml.j2")),
-    ("templates/kinds/python-web.yml.j2", include_str!("../../templates/kinds/python-web.yml.j2")),
-    ("templates/kinds/postgres.yml.j2", include_str!("../../templates/kinds/postgres.yml.j2")),
+    ("templates/swarm/stack.yml.j2", include_str!("../../templates/swarm/stack.yml.j2")),
+    ("templates/swarm/macros.j2", include_str!("../../templates/swarm/macros.j2")),
+    ("templates/kinds/python-web/compose.yml.j2", include_str!("../../templates/kinds/python-web/compose.yml.j2")),
+    ("templates/kinds/python-web/swarm.yml.j2", include_str!("../../templates/kinds/python-web/swarm.yml.j2")),
+    ("templates/kinds/python-web/kind.toml", include_str!("../../templates/kinds/python-web/kind.toml")),
+    ("templates/kinds/postgres/compose.yml.j2", include_str!("../../templates/kinds/postgres/compose.yml.j2")),
+    ("templates/kinds/postgres/swarm.yml.j2", include_str!("../../templates/kinds/postgres/swarm.yml.j2")),
+    ("templates/kinds/postgres/kind.toml", include_str!("../../templates/kinds/postgres/kind.toml")),
     ("apps/hello/Dockerfile", include_str!("../../apps/hello/Dockerfile")),
     ("apps/hello/app.py", include_str!("../../apps/hello/app.py")),
     ("apps/hello/.dockerignore", include_str!("../../apps/hello/.dockerignore")),
@@ -39,6 +45,6 @@ fn project() -> &'static Path {
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = stackgen::deploy::plan_text(project(), text);
+        let _ = stackgen::pipeline::plan_text(project(), text);
     }
 });

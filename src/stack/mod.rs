@@ -10,9 +10,13 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Problem};
+use crate::state::layout::STACK_FILE;
 
-/// Name of the stack file at the project root.
-pub const STACK_FILE: &str = "stack.toml";
+pub mod kind;
+pub mod target;
+
+pub use kind::{Kind, Role};
+pub use target::{TargetKind, TargetSpec};
 
 // ---------------------------------------------------------------------------------------
 // Raw model: exactly what the TOML says.
@@ -133,27 +137,21 @@ pub struct Stack {
     pub base_image: String,
     pub bind_address: String,
     pub wait_timeout: u32,
-    pub target: Target,
+    pub target: TargetConfig,
     /// Secret name -> generated length.
     pub secrets: BTreeMap<String, u32>,
     /// Sorted by name, so everything derived from it is deterministic.
     pub services: BTreeMap<String, Service>,
+    /// Every kind a service names, loaded once.
+    pub kinds: BTreeMap<String, Kind>,
 }
 
 /// Which engine `up` deploys to by default, and the registry a swarm pulls from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct TargetConfig {
     pub default: TargetKind,
     /// `host[:port]` of the registry every swarm node pulls from; `None`: no swarm file.
     pub registry: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TargetKind {
-    /// One host: `docker compose up --wait` on `generated/docker-compose.yml`.
-    Compose,
-    /// Docker Swarm: `docker stack deploy` of `generated/stack.yml`.
-    Swarm,
 }
 
 #[derive(Debug, Clone)]
@@ -266,10 +264,30 @@ impl Stack {
         validate(root, raw)
     }
 
-    /// Services in dependency order would need a sort; compose does that. Names only.
-    pub fn service_names(&self) -> impl Iterator<Item = &str> {
-        self.services.keys().map(String::as_str)
+    /// The targets this stack renders a file for, in a fixed order.
+    pub fn targets(&self) -> Vec<TargetKind> {
+        rendered_targets(self.target.registry.as_deref())
     }
+
+    /// The target a command acts on: `--target`, else stack.toml's `[target] default`.
+    pub fn target_for(&self, flag: Option<TargetKind>) -> TargetKind {
+        flag.unwrap_or(self.target.default)
+    }
+
+    /// The role of a service's kind; `App` for a name that is not a service.
+    pub fn role(&self, service: &str) -> Role {
+        self.services
+            .get(service)
+            .and_then(|s| self.kinds.get(&s.kind))
+            .map_or(Role::App, |k| k.role)
+    }
+}
+
+fn rendered_targets(registry: Option<&str>) -> Vec<TargetKind> {
+    TargetKind::ALL
+        .into_iter()
+        .filter(|t| t.rendered_with(registry))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -475,19 +493,18 @@ fn validate(root: &Path, raw: RawStackFile) -> Result<Stack, Error> {
     }
 
     let target = match &raw.target {
-        None => Target {
+        None => TargetConfig {
             default: TargetKind::Compose,
             registry: None,
         },
         Some(t) => {
-            let default = match t.default.as_str() {
-                "compose" => TargetKind::Compose,
-                "swarm" => TargetKind::Swarm,
-                other => {
+            let default = match TargetKind::from_name(&t.default) {
+                Some(kind) => kind,
+                None => {
                     problems.push(
                         Problem::new(
                             at("target.default".into()),
-                            format!("unknown target `{other}`"),
+                            format!("unknown target `{}`", t.default),
                         )
                         .hint("use `compose` (one host) or `swarm`"),
                     );
@@ -516,7 +533,7 @@ fn validate(root: &Path, raw: RawStackFile) -> Result<Stack, Error> {
                     ),
                 );
             }
-            Target {
+            TargetConfig {
                 default,
                 registry: t.registry.clone(),
             }
@@ -557,6 +574,8 @@ fn validate(root: &Path, raw: RawStackFile) -> Result<Stack, Error> {
         .collect();
     let mut published: BTreeMap<u16, &str> = BTreeMap::new();
     let mut services = BTreeMap::new();
+    let targets = rendered_targets(target.registry.as_deref());
+    let mut loaded_kinds: BTreeMap<&str, kind::Loaded> = BTreeMap::new();
 
     for (name, raw_svc) in &raw.services {
         let key = |k: &str| at(format!("services.{name}.{k}"));
@@ -571,20 +590,15 @@ fn validate(root: &Path, raw: RawStackFile) -> Result<Stack, Error> {
                 ),
             );
         }
-        if !is_dns_label(&raw_svc.kind)
-            || !root
-                .join("templates/kinds")
-                .join(format!("{}.yml.j2", raw_svc.kind))
-                .is_file()
-        {
-            problems.push(
-                Problem::new(key("kind"), format!("unknown kind `{}`", raw_svc.kind)).hint(
-                    format!(
-                        "a kind is a partial in `templates/kinds/<kind>.yml.j2`; known: {}",
-                        known_kinds(root).join(", ")
-                    ),
-                ),
-            );
+        let loaded = loaded_kinds
+            .entry(raw_svc.kind.as_str())
+            .or_insert_with(|| {
+                let loaded = kind::load(root, &raw_svc.kind, &targets);
+                problems.extend(loaded.file_problems.iter().cloned());
+                loaded
+            });
+        for (message, hint) in &loaded.missing {
+            problems.push(Problem::new(key("kind"), message).hint(hint));
         }
         if raw_svc.port == 0 {
             problems.push(Problem::new(key("port"), "port 0 is not a container port"));
@@ -875,6 +889,11 @@ fn validate(root: &Path, raw: RawStackFile) -> Result<Stack, Error> {
         target,
         secrets,
         services,
+        kinds: loaded_kinds
+            .into_values()
+            .filter_map(|l| l.kind)
+            .map(|k| (k.name.clone(), k))
+            .collect(),
     })
 }
 
@@ -935,25 +954,6 @@ fn project_path(
 
 fn join_rel(dir: &str, file: &str) -> String {
     format!("{dir}/{file}")
-}
-
-fn known_kinds(root: &Path) -> Vec<String> {
-    let mut kinds: Vec<String> = std::fs::read_dir(root.join("templates/kinds"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|n| n.strip_suffix(".yml.j2"))
-                .map(str::to_string)
-        })
-        .collect();
-    kinds.sort();
-    if kinds.is_empty() {
-        kinds.push("(none: `templates/kinds` is empty or missing)".into());
-    }
-    kinds
 }
 
 /// Depth-first search over depends_on; returns the first cycle found, closed.
@@ -1114,7 +1114,7 @@ mod tests {
 
     fn minimal() -> Vec<(&'static str, &'static str)> {
         vec![
-            ("templates/kinds/python-web.yml.j2", ""),
+            ("templates/kinds/python-web/compose.yml.j2", ""),
             ("apps/a/Dockerfile", "FROM x\n"),
             ("apps/b/Dockerfile", "FROM x\n"),
         ]

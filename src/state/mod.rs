@@ -4,6 +4,8 @@
 //! every successful deploy's compose file and lock, which `rollback` brings back and
 //! `diff` compares with; and the deploy lock.
 
+pub mod layout;
+
 use std::io::Write;
 use std::path::Path;
 

@@ -1,0 +1,54 @@
+//! The pure pipeline every command starts from: load and validate `stack.toml`, hash each
+//! built service's inputs, render every target's file and the lock, parse what was
+//! rendered once, and check it against the security policy. Reads only: nothing here
+//! writes a file, builds an image or talks to the engine.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::document::Document;
+use crate::hash::{self, ServiceInputs};
+use crate::policy::{self, Finding};
+use crate::render::{self, Rendered};
+use crate::stack::{Stack, TargetKind};
+
+/// A stack with its inputs hashed and its files rendered and parsed, nothing written yet.
+pub struct Planned {
+    pub stack: Stack,
+    pub hashes: BTreeMap<String, ServiceInputs>,
+    pub rendered: Rendered,
+    /// Each rendered target file, parsed once.
+    pub documents: BTreeMap<TargetKind, Document>,
+    /// The security policy's findings over every rendered file and Dockerfile.
+    pub findings: Vec<Finding>,
+}
+
+/// Load, validate, hash, render, parse, check.
+pub fn plan(dir: &Path) -> Result<Planned> {
+    plan_stack(Stack::load(dir)?)
+}
+
+/// The same pipeline from stack file text, for `root`'s templates and build contexts.
+/// This is what the fuzz target drives: it must return, never panic, on any text.
+pub fn plan_text(root: &Path, text: &str) -> Result<Planned> {
+    plan_stack(Stack::parse(root, text)?)
+}
+
+fn plan_stack(stack: Stack) -> Result<Planned> {
+    let hashes = hash::hash_stack(&stack)?;
+    let rendered = render::render(&stack, &hashes)?;
+    let mut documents = BTreeMap::new();
+    for (target, text) in rendered.targets() {
+        documents.insert(target, Document::parse(target.spec().file, text)?);
+    }
+    let findings = policy::check(&stack, &documents);
+    Ok(Planned {
+        stack,
+        hashes,
+        rendered,
+        documents,
+        findings,
+    })
+}

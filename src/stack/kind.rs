@@ -1,0 +1,218 @@
+//! A kind of service is one folder, `templates/kinds/<kind>/`: one partial per deploy
+//! target (`compose.yml.j2`, `swarm.yml.j2`), and optionally `kind.toml`, which says what
+//! stackgen must know of the kind beyond its templates (today: its role).
+//!
+//! Loading a kind checks that it has a partial for every target the stack renders, so a
+//! kind that would fail `render` fails `load` instead, naming the missing file.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Problem;
+use crate::stack::target::TargetKind;
+use crate::state::layout;
+
+/// A kind, as the stack uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kind {
+    pub name: String,
+    pub role: Role,
+}
+
+/// What a kind is for, where the policy or a deploy must treat it differently.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A service like any other.
+    #[default]
+    App,
+    /// Holds the stack's data: never published, only on internal networks.
+    Database,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKind {
+    #[serde(default)]
+    role: Role,
+}
+
+/// The outcome of loading one kind: the kind, or what is wrong with it. Problems about
+/// the kind's own files carry their own location; `missing` are said at each service
+/// that names the kind.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub kind: Option<Kind>,
+    /// (message, hint) to report at the `kind` key of every service using it.
+    pub missing: Vec<(String, String)>,
+    /// Problems in the kind's folder itself (its `kind.toml`), reported once.
+    pub file_problems: Vec<Problem>,
+}
+
+/// Loads kind `name` from `root`'s templates, checking it has a partial for each target.
+pub fn load(root: &Path, name: &str, targets: &[TargetKind]) -> Loaded {
+    let dir = root.join(layout::kind_dir(name));
+    if !crate::stack::is_dns_label(name) || !dir.is_dir() {
+        return Loaded {
+            kind: None,
+            missing: vec![(
+                format!("unknown kind `{name}`"),
+                format!(
+                    "a kind is a folder `{}/<kind>/` with one partial per target; known: {}",
+                    layout::KINDS_DIR,
+                    known_kinds(root).join(", ")
+                ),
+            )],
+            file_problems: Vec::new(),
+        };
+    }
+    let missing: Vec<(String, String)> = targets
+        .iter()
+        .filter(|t| !dir.join(t.spec().partial).is_file())
+        .map(|t| {
+            (
+                format!(
+                    "kind `{name}` has no partial for the `{t}` target: `{}/{}` is missing",
+                    layout::kind_dir(name),
+                    t.spec().partial
+                ),
+                format!(
+                    "a kind needs one partial per target the stack renders ({}); start from another kind's",
+                    targets
+                        .iter()
+                        .map(|t| t.spec().partial)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })
+        .collect();
+    let (raw, file_problems) = read_kind_file(root, name);
+    Loaded {
+        kind: (missing.is_empty() && file_problems.is_empty()).then(|| Kind {
+            name: name.to_string(),
+            role: raw.role,
+        }),
+        missing,
+        file_problems,
+    }
+}
+
+/// `kind.toml`, when the kind has one; a kind without it is an `app`.
+fn read_kind_file(root: &Path, name: &str) -> (RawKind, Vec<Problem>) {
+    let rel = format!("{}/{}", layout::kind_dir(name), layout::KIND_FILE);
+    let text = match std::fs::read_to_string(root.join(&rel)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (RawKind::default(), vec![]),
+        Err(e) => {
+            return (
+                RawKind::default(),
+                vec![Problem::new(&rel, format!("cannot read: {e}"))],
+            );
+        }
+    };
+    match toml::from_str::<RawKind>(&text) {
+        Ok(raw) => (raw, Vec::new()),
+        Err(e) => {
+            let location = match e.span() {
+                Some(span) => {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("{rel}:{line}:{col}")
+                }
+                None => rel.clone(),
+            };
+            let problem = Problem::new(location, e.message().trim_end().to_string())
+                .hint("`kind.toml` holds one key, `role`: `app` (the default) or `database`");
+            (RawKind::default(), vec![problem])
+        }
+    }
+}
+
+/// The kinds in `templates/kinds/`, sorted, for "known: ..." hints.
+pub fn known_kinds(root: &Path) -> Vec<String> {
+    let mut kinds: Vec<String> = std::fs::read_dir(root.join(layout::KINDS_DIR))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    kinds.sort();
+    if kinds.is_empty() {
+        kinds.push(format!(
+            "(none: `{}` is empty or missing)",
+            layout::KINDS_DIR
+        ));
+    }
+    kinds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (path, text) in files {
+            let full = dir.path().join(path);
+            std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+            std::fs::write(full, text).expect("write");
+        }
+        dir
+    }
+
+    #[test]
+    fn a_kind_needs_a_partial_for_every_rendered_target() {
+        let dir = folder(&[("templates/kinds/web/compose.yml.j2", "")]);
+        let compose_only = load(dir.path(), "web", &[TargetKind::Compose]);
+        assert_eq!(
+            compose_only.kind,
+            Some(Kind {
+                name: "web".into(),
+                role: Role::App
+            })
+        );
+        let both = load(dir.path(), "web", &TargetKind::ALL);
+        assert_eq!(both.kind, None);
+        assert_eq!(
+            both.missing[0].0,
+            "kind `web` has no partial for the `swarm` target: `templates/kinds/web/swarm.yml.j2` is missing"
+        );
+    }
+
+    #[test]
+    fn the_role_comes_from_kind_toml_and_bad_keys_are_located() {
+        let dir = folder(&[
+            ("templates/kinds/db/compose.yml.j2", ""),
+            ("templates/kinds/db/kind.toml", "role = \"database\"\n"),
+            ("templates/kinds/bad/compose.yml.j2", ""),
+            ("templates/kinds/bad/kind.toml", "\nrole = \"cache\"\n"),
+        ]);
+        let db = load(dir.path(), "db", &[TargetKind::Compose]);
+        assert_eq!(db.kind.map(|k| k.role), Some(Role::Database));
+        let bad = load(dir.path(), "bad", &[TargetKind::Compose]);
+        assert_eq!(bad.kind, None);
+        assert!(
+            bad.file_problems[0]
+                .to_string()
+                .starts_with("templates/kinds/bad/kind.toml:2:8: unknown variant `cache`"),
+            "{}",
+            bad.file_problems[0]
+        );
+    }
+
+    #[test]
+    fn unknown_kinds_list_the_known_ones() {
+        let dir = folder(&[("templates/kinds/web/compose.yml.j2", "")]);
+        let got = load(dir.path(), "wbe", &[TargetKind::Compose]);
+        assert_eq!(got.missing[0].0, "unknown kind `wbe`");
+        assert!(
+            got.missing[0].1.ends_with("known: web"),
+            "{}",
+            got.missing[0].1
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! Every path stackgen reads or writes, named once. Project-relative paths use `/`; the
+//! functions join them onto a project root (or, for the deploy lock, onto the host's lock
+//! folder).
+
+use std::path::{Path, PathBuf};
+
+/// The stack file at the project root.
+pub const STACK_FILE: &str = "stack.toml";
+
+/// The templates folder, and inside it the kinds: one folder per kind of service.
+pub const TEMPLATES_DIR: &str = "templates";
+pub const KINDS_DIR: &str = "templates/kinds";
+/// The optional file in a kind's folder that says what stackgen must know of the kind.
+pub const KIND_FILE: &str = "kind.toml";
+
+/// Rendered files: committed, so reviews see the real diff.
+pub const GENERATED_DIR: &str = "generated";
+pub const COMPOSE_FILE: &str = "generated/docker-compose.yml";
+pub const SWARM_FILE: &str = "generated/stack.yml";
+pub const LOCK_FILE: &str = "generated/stack.lock";
+
+/// Local state: git-ignored, never committed.
+pub const SECRETS_DIR: &str = ".stackgen/secrets";
+pub const GENERATIONS_DIR: &str = ".stackgen/generations";
+/// Inside the generations folder: the current generation's number.
+pub const CURRENT_FILE: &str = "current";
+/// Inside one generation's folder: its record (time, git revision, images).
+pub const GENERATION_RECORD: &str = "generation.json";
+
+/// Overrides the folder holding the deploy locks (tests, hosts with an unusual `/tmp`).
+pub const LOCK_DIR_ENV: &str = "STACKGEN_LOCK_DIR";
+
+/// The file name a generated file keeps inside a generation's folder.
+pub fn file_name(project_rel: &str) -> &str {
+    project_rel.rsplit('/').next().unwrap_or(project_rel)
+}
+
+/// A kind's folder, project-relative: `templates/kinds/<kind>`.
+pub fn kind_dir(kind: &str) -> String {
+    format!("{KINDS_DIR}/{kind}")
+}
+
+/// The template name (relative to `templates/`) of a kind's partial for one target.
+pub fn kind_partial(kind: &str, partial: &str) -> String {
+    format!("kinds/{kind}/{partial}")
+}
+
+pub fn secret_file(root: &Path, name: &str) -> PathBuf {
+    root.join(SECRETS_DIR).join(name)
+}
+
+/// The secret's path as the compose file names it: relative to `generated/`.
+pub fn secret_from_generated(name: &str) -> String {
+    format!("../{SECRETS_DIR}/{name}")
+}
+
+pub fn generations_dir(root: &Path) -> PathBuf {
+    root.join(GENERATIONS_DIR)
+}
+
+pub fn generation_dir(root: &Path, number: u32) -> PathBuf {
+    generations_dir(root).join(number.to_string())
+}
+
+/// The host-wide folder of deploy locks: `$STACKGEN_LOCK_DIR`, else
+/// `/tmp/stackgen-locks`. Host-wide, not per checkout, because what a lock protects is
+/// the compose project in the engine, which two checkouts of one stack share.
+pub fn lock_dir() -> PathBuf {
+    std::env::var_os(LOCK_DIR_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp/stackgen-locks"))
+}
+
+/// The deploy lock of one compose project.
+pub fn lock_file(project: &str) -> PathBuf {
+    lock_dir().join(format!("{project}.lock"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(file_name(COMPOSE_FILE), "docker-compose.yml");
+        assert_eq!(file_name("x"), "x");
+        assert_eq!(
+            kind_partial("postgres", "swarm.yml.j2"),
+            "kinds/postgres/swarm.yml.j2"
+        );
+        assert_eq!(
+            secret_from_generated("db_password"),
+            "../.stackgen/secrets/db_password"
+        );
+    }
+}
