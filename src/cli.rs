@@ -87,6 +87,9 @@ pub enum Command {
         /// How many of the newest generations to keep (the current one is always kept).
         #[arg(long, value_name = "K")]
         keep: u32,
+        /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        lock_timeout: u64,
     },
     /// Preview a deploy: the compose file diff, then what `up` would do to each service.
     ///

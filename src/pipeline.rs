@@ -12,7 +12,7 @@ use crate::document::Document;
 use crate::hash::{self, ServiceInputs};
 use crate::policy::{self, Finding};
 use crate::render::{self, Rendered};
-use crate::stack::{Stack, TargetKind};
+use crate::stack::{ImageSource, Stack, TargetKind};
 
 /// A stack with its inputs hashed and its files rendered and parsed, nothing written yet.
 pub struct Planned {
@@ -40,8 +40,8 @@ fn plan_stack(stack: Stack) -> Result<Planned> {
     let hashes = hash::hash_stack(&stack)?;
     let rendered = render::render(&stack, &hashes)?;
     let mut documents = BTreeMap::new();
-    for (target, text) in rendered.targets() {
-        documents.insert(target, Document::parse(target.spec().file, text)?);
+    for (target, text) in &rendered.targets {
+        documents.insert(*target, Document::parse(target.spec().file, text)?);
     }
     let findings = policy::check(&stack, &documents);
     Ok(Planned {
@@ -51,4 +51,25 @@ fn plan_stack(stack: Stack) -> Result<Planned> {
         documents,
         findings,
     })
+}
+
+impl Planned {
+    /// Service -> the image it runs: the content tag of a built service, or the image
+    /// stack.toml names. What a generation records for `history` and `gc`.
+    pub fn images(&self) -> BTreeMap<String, String> {
+        self.stack
+            .services
+            .iter()
+            .map(|(name, svc)| {
+                let image = match (&svc.source, self.hashes.get(name)) {
+                    (ImageSource::Image(image), _) => image.clone(),
+                    (ImageSource::Build { .. }, Some(inputs)) => {
+                        render::image_tag(&self.stack.name, name, inputs)
+                    }
+                    (ImageSource::Build { .. }, None) => String::new(),
+                };
+                (name.clone(), image)
+            })
+            .collect()
+    }
 }

@@ -1,10 +1,12 @@
 //! The service plan: what `stackgen up` would do to each service, and why, by comparing
-//! what would be rendered now with what is running in the engine.
+//! three things: what would be deployed now ([`Desired`]), what runs in the engine
+//! ([`Observed`]), and what the last successful deploy deployed ([`Previous`]).
 //!
-//! Compose decides to recreate a container when its config hash changes; stackgen knows
-//! more, because it hashes every build input: it can say which files moved an image, and
-//! (with the snapshot of the last deploy) which compose keys changed. Pure functions of
-//! their inputs; `deploy` gathers those from the engine and disk.
+//! The engine decides to recreate a container when its config hash changes; stackgen
+//! knows more, because it hashes every build input: it can say which files moved an
+//! image, and (with the snapshot of the last deploy) which keys changed. Pure functions
+//! of their inputs, the same for every target; each target gathers them
+//! (`Target::observe`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,13 +15,21 @@ use serde_json::Value;
 
 use crate::hash::ServiceInputs;
 
+/// What a plan compares, as a target gathers it.
+#[derive(Debug, Clone, Default)]
+pub struct PlanInputs {
+    pub desired: BTreeMap<String, Desired>,
+    pub observed: Vec<Observed>,
+    pub previous: BTreeMap<String, Previous>,
+}
+
 /// A service as it would be deployed now.
 #[derive(Debug, Clone)]
 pub struct Desired {
     pub image: String,
     /// Build inputs; `None` for a ready-made image.
     pub inputs: Option<ServiceInputs>,
-    /// Compose's own config hash of the service (`docker compose config --hash`).
+    /// The target's identity of the service's config (compose: its config hash).
     pub config_hash: String,
     /// The service's rendered compose config.
     pub config: Value,
@@ -33,43 +43,18 @@ pub struct Previous {
     pub inputs: Option<ServiceInputs>,
 }
 
-/// A container of the stack, as the engine reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Running {
+/// A service as it runs in the engine: one container (compose) or one swarm service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
     pub service: String,
-    pub id: String,
-    /// `running`, `exited`, `restarting`, ...
+    /// `running` when it runs as deployed; anything else names what is wrong
+    /// (`exited`, `running 1/2 replicas`, ...).
     pub state: String,
-    /// `healthy`, `unhealthy`, `starting`, or empty without a health check.
-    pub health: String,
     pub image: String,
-    /// The `io.stackgen.inputs` label: the input hash the image was built from.
+    /// The input hash the running image was built from, when it is known.
     pub inputs_hash: Option<String>,
-    /// Compose's `com.docker.compose.config-hash` label.
+    /// The target's identity of the running config; empty when unknown.
     pub config_hash: String,
-    pub exit_code: i64,
-    /// Container port -> published `host:port`, e.g. 8000 -> `127.0.0.1:8081`.
-    pub ports: BTreeMap<u16, String>,
-}
-
-impl Running {
-    /// Running, and healthy when it has a health check.
-    pub fn is_ready(&self) -> bool {
-        self.state == "running" && (self.health.is_empty() || self.health == "healthy")
-    }
-
-    pub fn is_starting(&self) -> bool {
-        self.state == "running" && self.health == "starting"
-    }
-
-    pub fn describe(&self) -> String {
-        match (self.state.as_str(), self.health.as_str()) {
-            ("running", "") => "running".into(),
-            ("running", h) => format!("running, {h}"),
-            ("exited", _) => format!("exited with code {}", self.exit_code),
-            (s, _) => s.to_string(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -142,7 +127,7 @@ impl ServicePlan {
 /// The plan for every declared and every running service, sorted by service name.
 pub fn plan(
     desired: &BTreeMap<String, Desired>,
-    running: &[Running],
+    running: &[Observed],
     previous: &BTreeMap<String, Previous>,
 ) -> Vec<ServicePlan> {
     let mut out = Vec::new();
@@ -306,36 +291,6 @@ pub fn key_changes(old: &Value, new: &Value) -> Vec<String> {
     out
 }
 
-/// A YAML node as JSON, for comparing and printing service configs.
-pub fn yaml_to_json(y: &yaml_rust2::Yaml) -> Value {
-    use yaml_rust2::Yaml;
-    match y {
-        Yaml::String(s) => Value::String(s.clone()),
-        Yaml::Real(s) => s
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map_or_else(|| Value::String(s.clone()), Value::Number),
-        Yaml::Integer(i) => Value::from(*i),
-        Yaml::Boolean(b) => Value::Bool(*b),
-        Yaml::Array(items) => Value::Array(items.iter().map(yaml_to_json).collect()),
-        Yaml::Hash(h) => Value::Object(
-            h.iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        Yaml::String(s) | Yaml::Real(s) => s.clone(),
-                        Yaml::Integer(i) => i.to_string(),
-                        Yaml::Boolean(b) => b.to_string(),
-                        _ => String::new(),
-                    };
-                    (key, yaml_to_json(v))
-                })
-                .collect(),
-        ),
-        _ => Value::Null,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,17 +331,13 @@ mod tests {
         }
     }
 
-    fn running(service: &str, hash: &str, config_hash: &str, state: &str) -> Running {
-        Running {
+    fn running(service: &str, hash: &str, config_hash: &str, state: &str) -> Observed {
+        Observed {
             service: service.into(),
-            id: format!("id-{service}"),
             state: state.into(),
-            health: String::new(),
             image: format!("s/{service}:{hash}"),
             inputs_hash: Some(hash.into()),
             config_hash: config_hash.into(),
-            exit_code: 0,
-            ports: BTreeMap::new(),
         }
     }
 
@@ -497,18 +448,6 @@ mod tests {
                 "    no longer declared in stack.toml"
             ]
         );
-    }
-
-    #[test]
-    fn readiness_and_description() {
-        let mut r = running("a", "h", "c", "running");
-        assert!(r.is_ready());
-        r.health = "starting".into();
-        assert!(!r.is_ready() && r.is_starting());
-        assert_eq!(r.describe(), "running, starting");
-        r.state = "exited".into();
-        r.exit_code = 3;
-        assert_eq!(r.describe(), "exited with code 3");
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Rendering: a pure function of the checked [`Stack`] and its input hashes to the text of
-//! `generated/docker-compose.yml` and `generated/stack.lock`.
+//! each target's file (`generated/docker-compose.yml`, and `generated/stack.yml` when the
+//! stack names a registry) and of `generated/stack.lock`.
 //!
-//! Templates come from the project's `templates/` folder: `docker-compose.yml.j2` holds
-//! what every service shares, and `kinds/<kind>.yml.j2` the part one kind of service
-//! needs. Undefined variables are errors (strict mode) and nothing is auto-escaped; values
-//! go through the `q` filter, which writes a JSON string, a valid YAML scalar.
+//! Templates come from the project's `templates/` folder: each target's main template
+//! (`docker-compose.yml.j2`, `swarm/stack.yml.j2`) holds what every service shares, and
+//! `kinds/<kind>/<target>.yml.j2` the part one kind of service needs. Undefined variables
+//! are errors (strict mode) and nothing is auto-escaped; values go through the `q` filter,
+//! which writes a JSON string, a valid YAML scalar.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,36 +16,59 @@ use serde::Serialize;
 
 use crate::error::{Error, Problem};
 use crate::hash::ServiceInputs;
-use crate::stack::{ImageSource, Stack, TargetKind};
+use crate::stack::{ImageSource, Service, Stack, TargetKind};
+use crate::state::layout;
 
-pub const GENERATED_DIR: &str = "generated";
-pub const COMPOSE_FILE: &str = "generated/docker-compose.yml";
-pub const LOCK_FILE: &str = "generated/stack.lock";
-/// The Docker Swarm stack file, rendered when stack.toml names a registry.
-pub const SWARM_FILE: &str = "generated/stack.yml";
+/// The main template every project has: the compose target's.
 const MAIN_TEMPLATE: &str = "docker-compose.yml.j2";
-const SWARM_TEMPLATE: &str = "swarm/stack.yml.j2";
 
-/// Label carrying a service's input hash on its container.
+/// Label carrying a service's input hash on its image and container.
 pub const HASH_LABEL: &str = "io.stackgen.inputs";
 
-/// The two generated files, as text.
+/// The generated files, as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
-    pub compose: String,
+    /// `generated/stack.lock`: every built service's input manifest.
     pub lock: String,
-    /// `generated/stack.yml`, when the stack has a swarm registry.
-    pub swarm: Option<String>,
+    /// Each target's file, for the targets the stack renders.
+    pub targets: BTreeMap<TargetKind, String>,
 }
 
 impl Rendered {
-    /// Each rendered target file's text, by target.
-    pub fn targets(&self) -> Vec<(TargetKind, &str)> {
-        let mut out = vec![(TargetKind::Compose, self.compose.as_str())];
-        if let Some(swarm) = &self.swarm {
-            out.push((TargetKind::Swarm, swarm.as_str()));
-        }
-        out
+    /// One target's file, when the stack renders it.
+    pub fn target(&self, kind: TargetKind) -> Option<&str> {
+        self.targets.get(&kind).map(String::as_str)
+    }
+
+    /// Every generated file as (project-relative path, text), sorted by path.
+    pub fn files(&self) -> Vec<(&'static str, &str)> {
+        let mut files: Vec<(&'static str, &str)> = self
+            .targets
+            .iter()
+            .map(|(kind, text)| (kind.spec().file, text.as_str()))
+            .chain([(layout::LOCK_FILE, self.lock.as_str())])
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Every generated file by the name it keeps in a generation's folder.
+    pub fn by_file_name(&self) -> BTreeMap<&'static str, &str> {
+        self.files()
+            .into_iter()
+            .map(|(rel, text)| (layout::file_name(rel), text))
+            .collect()
+    }
+
+    /// The files of a recorded generation (by file name) read back as rendered output;
+    /// `None` when its lock is missing.
+    pub fn from_files(files: &BTreeMap<String, String>) -> Option<Rendered> {
+        let lock = files.get(layout::file_name(layout::LOCK_FILE))?.clone();
+        let targets = TargetKind::ALL
+            .into_iter()
+            .filter_map(|t| Some((t, files.get(layout::file_name(t.spec().file))?.clone())))
+            .collect();
+        Some(Rendered { lock, targets })
     }
 }
 
@@ -154,7 +179,7 @@ fn dockerfile_in_context(context: &str, dockerfile: &str) -> String {
 /// Which networks a service joins. `backend` is internal (no route out, nothing
 /// published); `frontend` carries published ports. A service that publishes nothing and
 /// talks to no one still joins `backend`, so it is never on compose's default network.
-fn networks(svc: &crate::stack::Service) -> Vec<&'static str> {
+fn networks(svc: &Service) -> Vec<&'static str> {
     let mut nets = Vec::new();
     let talks = !svc.depends_on.is_empty() || svc.depended_on;
     if talks || svc.publish.is_none() {
@@ -166,81 +191,17 @@ fn networks(svc: &crate::stack::Service) -> Vec<&'static str> {
     nets
 }
 
+/// Renders every target's file the stack renders, and the lock.
 pub fn render(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result<Rendered, Error> {
     let services: Vec<ServiceCtx> = stack
         .services
         .values()
-        .map(|svc| {
-            let (image, build, hash) = match &svc.source {
-                ImageSource::Build {
-                    context,
-                    dockerfile,
-                    ..
-                } => {
-                    let inputs = &hashes[&svc.name];
-                    (
-                        image_tag(&stack.name, &svc.name, inputs),
-                        Some(BuildCtx {
-                            context: from_generated(context),
-                            dockerfile: dockerfile_in_context(context, dockerfile),
-                            args: inputs.build_args.clone(),
-                        }),
-                        inputs.hash.clone(),
-                    )
-                }
-                ImageSource::Image(image) => (image.clone(), None, String::new()),
-            };
-            ServiceCtx {
-                name: &svc.name,
-                kind: &svc.kind,
-                build,
-                hash,
-                port: svc.port,
-                publish: svc.publish,
-                environment: &svc.environment,
-                depends_on: &svc.depends_on,
-                secrets: &svc.secrets,
-                mounts: svc
-                    .mounts
-                    .iter()
-                    .map(|(s, t)| MountCtx {
-                        source: from_generated(s),
-                        target: t.clone(),
-                    })
-                    .collect(),
-                data: svc.data.as_deref(),
-                volume: format!("{}-data", svc.name),
-                healthcheck: HealthCtx {
-                    path: &svc.healthcheck.path,
-                    command: svc.healthcheck.command.as_deref(),
-                    interval: &svc.healthcheck.interval,
-                    timeout: &svc.healthcheck.timeout,
-                    retries: svc.healthcheck.retries,
-                    start_period: &svc.healthcheck.start_period,
-                },
-                networks: networks(svc),
-                security: &svc.security,
-                relaxed: svc.security.relaxations().join("; "),
-                registry_image: match (&stack.target.registry, &svc.source) {
-                    (Some(registry), ImageSource::Build { .. }) => format!("{registry}/{image}"),
-                    _ => image.clone(),
-                },
-                replicas: svc.replicas,
-                placement: &svc.placement,
-                image,
-            }
-        })
+        .map(|svc| service_ctx(stack, svc, hashes))
         .collect();
-
     let secrets: BTreeMap<&str, String> = stack
         .secrets
         .keys()
-        .map(|name| {
-            (
-                name.as_str(),
-                from_generated(&format!("{}/{name}", crate::secrets::SECRETS_DIR)),
-            )
-        })
+        .map(|name| (name.as_str(), layout::secret_from_generated(name)))
         .collect();
     let volumes: Vec<String> = services
         .iter()
@@ -248,39 +209,107 @@ pub fn render(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result
         .map(|s| s.volume.clone())
         .collect();
     let uses = |net: &str| services.iter().any(|s| s.networks.contains(&net));
-
-    let env = environment(&stack.root)?;
-    let template_error = |e| template_error(&stack.root, e);
-    let template = env.get_template(MAIN_TEMPLATE).map_err(template_error)?;
     let ctx = minijinja::context! {
         stack => StackCtx {
             name: &stack.name,
             base_image: &stack.base_image,
             bind_address: &stack.bind_address,
         },
+        frontend => uses("frontend"),
+        backend => uses("backend"),
         services => services,
         secrets => secrets,
         volumes => volumes,
-        frontend => uses("frontend"),
-        backend => uses("backend"),
         hash_label => HASH_LABEL,
     };
-    let mut compose = template.render(&ctx).map_err(template_error)?;
-    if !compose.ends_with('\n') {
-        compose.push('\n');
-    }
-    let swarm = match &stack.target.registry {
-        None => None,
-        Some(_) => {
-            let template = env.get_template(SWARM_TEMPLATE).map_err(template_error)?;
-            let mut text = template.render(&ctx).map_err(template_error)?;
-            if !text.ends_with('\n') {
-                text.push('\n');
-            }
-            Some(text)
+    let env = environment(&stack.root)?;
+    let mut targets = BTreeMap::new();
+    for kind in stack.targets() {
+        let template = env
+            .get_template(kind.spec().template)
+            .map_err(|e| template_error(&stack.root, e))?;
+        let mut text = template
+            .render(&ctx)
+            .map_err(|e| template_error(&stack.root, e))?;
+        if !text.ends_with('\n') {
+            text.push('\n');
         }
-    };
+        targets.insert(kind, text);
+    }
+    Ok(Rendered {
+        lock: lock_text(stack, hashes)?,
+        targets,
+    })
+}
 
+/// What the templates see of one service.
+fn service_ctx<'a>(
+    stack: &'a Stack,
+    svc: &'a Service,
+    hashes: &BTreeMap<String, ServiceInputs>,
+) -> ServiceCtx<'a> {
+    let (image, build, hash) = match &svc.source {
+        ImageSource::Build {
+            context,
+            dockerfile,
+            ..
+        } => {
+            let inputs = &hashes[&svc.name];
+            (
+                image_tag(&stack.name, &svc.name, inputs),
+                Some(BuildCtx {
+                    context: from_generated(context),
+                    dockerfile: dockerfile_in_context(context, dockerfile),
+                    args: inputs.build_args.clone(),
+                }),
+                inputs.hash.clone(),
+            )
+        }
+        ImageSource::Image(image) => (image.clone(), None, String::new()),
+    };
+    ServiceCtx {
+        name: &svc.name,
+        kind: &svc.kind,
+        build,
+        hash,
+        port: svc.port,
+        publish: svc.publish,
+        environment: &svc.environment,
+        depends_on: &svc.depends_on,
+        secrets: &svc.secrets,
+        mounts: svc
+            .mounts
+            .iter()
+            .map(|(s, t)| MountCtx {
+                source: from_generated(s),
+                target: t.clone(),
+            })
+            .collect(),
+        data: svc.data.as_deref(),
+        volume: format!("{}-data", svc.name),
+        healthcheck: HealthCtx {
+            path: &svc.healthcheck.path,
+            command: svc.healthcheck.command.as_deref(),
+            interval: &svc.healthcheck.interval,
+            timeout: &svc.healthcheck.timeout,
+            retries: svc.healthcheck.retries,
+            start_period: &svc.healthcheck.start_period,
+        },
+        networks: networks(svc),
+        security: &svc.security,
+        relaxed: svc.security.relaxations().join("; "),
+        registry_image: match (&stack.target.registry, &svc.source) {
+            (Some(registry), ImageSource::Build { .. }) => format!("{registry}/{image}"),
+            _ => image.clone(),
+        },
+        replicas: svc.replicas,
+        placement: &svc.placement,
+        image,
+    }
+}
+
+/// `generated/stack.lock`: each built service's image and input manifest, as JSON.
+fn lock_text(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result<String, Error> {
     let lock = LockFile {
         version: 1,
         stack: &stack.name,
@@ -300,17 +329,13 @@ pub fn render(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result
     let mut lock = serde_json::to_string_pretty(&lock)
         .map_err(|e| Error::runtime(format!("cannot serialise the lock: {e}"), None))?;
     lock.push('\n');
-    Ok(Rendered {
-        compose,
-        lock,
-        swarm,
-    })
+    Ok(lock)
 }
 
 /// A template environment reading from `<root>/templates`: strict undefined, no
 /// auto-escaping, blocks trimmed so templates can be indented for reading.
 fn environment(root: &Path) -> Result<Environment<'static>, Error> {
-    let dir = root.join("templates");
+    let dir = root.join(layout::TEMPLATES_DIR);
     if !dir.join(MAIN_TEMPLATE).is_file() {
         return Err(Error::input(
             Problem::new(

@@ -20,7 +20,11 @@ fn render_fixture(case: &str) -> String {
         .expect("cp");
     assert!(status.success());
     let planned = stackgen::pipeline::plan(dir.path()).expect("fixture renders");
-    planned.rendered.compose
+    planned
+        .rendered
+        .target(stackgen::stack::TargetKind::Compose)
+        .expect("a compose file")
+        .to_string()
 }
 
 #[test]

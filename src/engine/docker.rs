@@ -1,5 +1,7 @@
 //! The only module that runs `docker`. Argument vectors are built by pure functions (tested
-//! below) and run through `duct`, never through a shell string.
+//! below) and run through `duct`, never through a shell string. It speaks the engine's
+//! own terms (containers, labels, swarm services, images); what they mean to a stack is
+//! the targets' business.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -133,7 +135,7 @@ pub fn local_tags() -> Result<BTreeSet<String>> {
 /// Host ports published by the running containers of a compose project, in one call.
 /// Reads labels, not the compose file, so it works before the first render.
 pub fn published_host_ports(project: &str) -> Result<BTreeSet<u16>> {
-    let label = format!("label=com.docker.compose.project={project}");
+    let label = format!("label={PROJECT_LABEL}={project}");
     let out = run(&strings(&[
         "ps",
         "--filter",
@@ -195,10 +197,59 @@ pub fn config_hashes(
         .collect())
 }
 
-/// Every container of a compose project (running or not), with the labels stackgen and
-/// compose put on it: `docker ps` for the ids, one `docker inspect` for the details.
-pub fn containers(project: &str) -> Result<Vec<crate::plan::Running>> {
-    let label = format!("label=com.docker.compose.project={project}");
+/// Compose's label naming a container's project.
+pub const PROJECT_LABEL: &str = "com.docker.compose.project";
+/// Compose's label naming a container's service.
+pub const SERVICE_LABEL: &str = "com.docker.compose.service";
+/// Compose's hash of the service config a container was created from.
+pub const CONFIG_HASH_LABEL: &str = "com.docker.compose.config-hash";
+
+/// A container, as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    /// Compose's service label; empty when the container has none.
+    pub service: String,
+    /// The first 12 hex digits of the id.
+    pub id: String,
+    /// `running`, `exited`, `restarting`, ...
+    pub state: String,
+    /// `healthy`, `unhealthy`, `starting`, or empty without a health check.
+    pub health: String,
+    pub image: String,
+    pub exit_code: i64,
+    /// Container port -> published `host:port`, e.g. 8000 -> `127.0.0.1:8081`.
+    pub ports: BTreeMap<u16, String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Container {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+
+    /// Running, and healthy when it has a health check.
+    pub fn is_ready(&self) -> bool {
+        self.state == "running" && (self.health.is_empty() || self.health == "healthy")
+    }
+
+    pub fn is_starting(&self) -> bool {
+        self.state == "running" && self.health == "starting"
+    }
+
+    pub fn describe(&self) -> String {
+        match (self.state.as_str(), self.health.as_str()) {
+            ("running", "") => "running".into(),
+            ("running", h) => format!("running, {h}"),
+            ("exited", _) => format!("exited with code {}", self.exit_code),
+            (s, _) => s.to_string(),
+        }
+    }
+}
+
+/// Every container of a compose project (running or not), with its labels: `docker ps`
+/// for the ids, one `docker inspect` for the details.
+pub fn containers(project: &str) -> Result<Vec<Container>> {
+    let label = format!("label={PROJECT_LABEL}={project}");
     let out = run(&strings(&[
         "ps",
         "--all",
@@ -231,14 +282,18 @@ pub fn remove_container(id: &str) -> Result<()> {
     Ok(())
 }
 
-fn parse_inspect(json: &str) -> Result<Vec<crate::plan::Running>> {
+fn parse_inspect(json: &str) -> Result<Vec<Container>> {
     let all: Vec<serde_json::Value> =
         serde_json::from_str(json).context("cannot parse `docker inspect` output")?;
     let mut out = Vec::new();
     for c in all {
-        let labels = &c["Config"]["Labels"];
-        let label = |k: &str| labels[k].as_str().map(str::to_string);
-        if label("com.docker.compose.oneoff").as_deref() == Some("True") {
+        let labels: BTreeMap<String, String> = c["Config"]["Labels"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect();
+        if labels.get("com.docker.compose.oneoff").map(String::as_str) == Some("True") {
             continue;
         }
         let id = c["Id"].as_str().unwrap_or("");
@@ -261,8 +316,8 @@ fn parse_inspect(json: &str) -> Result<Vec<crate::plan::Running>> {
                 }
             }
         }
-        out.push(crate::plan::Running {
-            service: label("com.docker.compose.service").unwrap_or_default(),
+        out.push(Container {
+            service: labels.get(SERVICE_LABEL).cloned().unwrap_or_default(),
             id: id.chars().take(12).collect(),
             state: c["State"]["Status"].as_str().unwrap_or("").to_string(),
             health: c["State"]["Health"]["Status"]
@@ -270,10 +325,9 @@ fn parse_inspect(json: &str) -> Result<Vec<crate::plan::Running>> {
                 .unwrap_or("")
                 .to_string(),
             image: c["Config"]["Image"].as_str().unwrap_or("").to_string(),
-            inputs_hash: label(crate::render::HASH_LABEL),
-            config_hash: label("com.docker.compose.config-hash").unwrap_or_default(),
             exit_code: c["State"]["ExitCode"].as_i64().unwrap_or(0),
             ports,
+            labels,
         });
     }
     out.sort_by(|a, b| a.service.cmp(&b.service));
@@ -459,7 +513,8 @@ pub fn task_addresses(stack: &str, service: &str, port: u16) -> Result<Vec<Strin
 pub struct BuildRequest {
     pub service: String,
     pub tag: String,
-    pub hash: String,
+    /// Labels the image carries (stackgen's input hash).
+    pub labels: Vec<(String, String)>,
     pub context: PathBuf,
     pub dockerfile: PathBuf,
     pub args: Vec<(String, String)>,
@@ -468,8 +523,10 @@ pub struct BuildRequest {
 pub fn build_args(req: &BuildRequest) -> Vec<String> {
     let mut args = strings(&["build", "--tag"]);
     args.push(req.tag.clone());
-    args.push("--label".into());
-    args.push(format!("{}={}", crate::render::HASH_LABEL, req.hash));
+    for (k, v) in &req.labels {
+        args.push("--label".into());
+        args.push(format!("{k}={v}"));
+    }
     for (k, v) in &req.args {
         args.push("--build-arg".into());
         args.push(format!("{k}={v}"));
@@ -621,7 +678,7 @@ mod tests {
         let req = BuildRequest {
             service: "hello".into(),
             tag: "demo/hello:abc".into(),
-            hash: "abcdef".into(),
+            labels: vec![("io.stackgen.inputs".into(), "abcdef".into())],
             context: PathBuf::from("/p/apps/hello"),
             dockerfile: PathBuf::from("/p/apps/hello/Dockerfile"),
             args: vec![("BASE_IMAGE".into(), "debian:bookworm-slim".into())],
@@ -631,6 +688,46 @@ mod tests {
             "build --tag demo/hello:abc --label io.stackgen.inputs=abcdef --build-arg \
              BASE_IMAGE=debian:bookworm-slim --file /p/apps/hello/Dockerfile /p/apps/hello"
         );
+    }
+
+    #[test]
+    fn readiness_and_description() {
+        let mut c = Container {
+            service: "a".into(),
+            id: "0123456789ab".into(),
+            state: "running".into(),
+            health: String::new(),
+            image: "s/a:1".into(),
+            exit_code: 0,
+            ports: BTreeMap::new(),
+            labels: BTreeMap::new(),
+        };
+        assert!(c.is_ready());
+        c.health = "starting".into();
+        assert!(!c.is_ready() && c.is_starting());
+        assert_eq!(c.describe(), "running, starting");
+        c.state = "exited".into();
+        c.exit_code = 3;
+        assert_eq!(c.describe(), "exited with code 3");
+    }
+
+    #[test]
+    fn inspect_output_is_read_with_labels_ports_and_health() {
+        let json = r#"[{"Id": "0123456789abcdef", "Config": {"Image": "s/a:1", "Labels": {
+            "com.docker.compose.service": "a", "com.docker.compose.config-hash": "c1",
+            "io.stackgen.inputs": "h1"}},
+          "State": {"Status": "running", "ExitCode": 0, "Health": {"Status": "healthy"}},
+          "NetworkSettings": {"Ports": {"8000/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8081"}]}}},
+          {"Id": "ffff", "Config": {"Image": "x", "Labels": {"com.docker.compose.oneoff": "True"}},
+           "State": {}, "NetworkSettings": {}}]"#;
+        let got = parse_inspect(json).expect("parse");
+        assert_eq!(got.len(), 1, "one-off containers are not the stack's");
+        let c = &got[0];
+        assert_eq!((c.service.as_str(), c.id.as_str()), ("a", "0123456789ab"));
+        assert_eq!(c.label(CONFIG_HASH_LABEL), Some("c1"));
+        assert_eq!(c.label("io.stackgen.inputs"), Some("h1"));
+        assert_eq!(c.ports[&8000], "127.0.0.1:8081");
+        assert!(c.is_ready());
     }
 
     #[test]

@@ -7,37 +7,32 @@
 //! uid 10001), so a 0600 file owned by the deploying user would be unreadable inside. The
 //! 0700 folder is what keeps other host users out.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::stack::Stack;
-
-/// Project-relative folder holding generated secrets.
-pub const SECRETS_DIR: &str = ".stackgen/secrets";
+use crate::state::{atomic, layout};
 
 const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-pub fn secret_path(root: &Path, name: &str) -> PathBuf {
-    root.join(SECRETS_DIR).join(name)
-}
-
-/// Creates every declared secret that does not exist yet; never changes an existing one
-/// (the database keeps the password it was initialised with). Returns the names created.
-pub fn ensure(stack: &Stack) -> Result<Vec<String>> {
+/// Creates every declared secret (name -> length) that does not exist yet; never changes
+/// an existing one (the database keeps the password it was initialised with). Returns the
+/// names created.
+pub fn ensure(root: &Path, secrets: &BTreeMap<String, u32>) -> Result<Vec<String>> {
     use std::os::unix::fs::PermissionsExt;
-    let dir = stack.root.join(SECRETS_DIR);
+    let dir = root.join(layout::SECRETS_DIR);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot restrict `{}` to its owner", dir.display()))?;
     let mut created = Vec::new();
-    for (name, length) in &stack.secrets {
-        let path = secret_path(&stack.root, name);
+    for (name, length) in secrets {
+        let path = layout::secret_file(root, name);
         if path.exists() {
             continue;
         }
         let value = random_alphanumeric(*length as usize)?;
-        crate::state::write_if_changed(&path, value.as_bytes(), 0o644)?;
+        atomic::write_if_changed(&path, value.as_bytes(), 0o644)?;
         created.push(name.clone());
     }
     Ok(created)
@@ -71,5 +66,17 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn existing_secrets_are_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let declared = BTreeMap::from([("pw".to_string(), 20)]);
+        assert_eq!(ensure(dir.path(), &declared).expect("ensure"), ["pw"]);
+        let first = std::fs::read_to_string(layout::secret_file(dir.path(), "pw")).expect("read");
+        assert_eq!(first.len(), 20);
+        assert!(ensure(dir.path(), &declared).expect("ensure").is_empty());
+        let again = std::fs::read_to_string(layout::secret_file(dir.path(), "pw")).expect("read");
+        assert_eq!(first, again);
     }
 }

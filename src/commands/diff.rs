@@ -1,0 +1,80 @@
+//! `stackgen diff [--exit-code] [--json]`: the target file's diff against what is
+//! committed, then what `up` would do to each service and why. Writes nothing, builds
+//! nothing, touches no container.
+
+use std::path::Path;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::engine::docker;
+use crate::output::{self, paint};
+use crate::pipeline::{self, Planned};
+use crate::plan::{Action, ServicePlan};
+use crate::stack::TargetKind;
+use crate::target;
+
+#[derive(Serialize)]
+struct DiffReport<'a> {
+    stack: &'a str,
+    changes: bool,
+    compose_diff: &'a str,
+    services: &'a [ServicePlan],
+}
+
+pub fn run(dir: &Path, exit_code: bool, json: bool, target: Option<TargetKind>) -> Result<u8> {
+    let planned = pipeline::plan(dir)?;
+    docker::check_engine()?;
+    let target = target::open(&planned.stack, planned.stack.target_for(target));
+    let plans = target::plan(target.as_ref(), &planned)?;
+    let text = file_diff(&planned, target.file(), target.kind());
+    let changes = !text.is_empty() || plans.iter().any(|p| p.action != Action::Unchanged);
+    if json {
+        let report = DiffReport {
+            stack: &planned.stack.name,
+            changes,
+            compose_diff: &text,
+            services: &plans,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(if exit_code && changes { 1 } else { 0 });
+    }
+    let on = output::colour();
+    if text.is_empty() {
+        println!("{}: no changes", target.file());
+    } else {
+        for line in text.lines() {
+            println!("{}", paint(line, on));
+        }
+    }
+    println!();
+    println!(
+        "plan for stack `{}` against the running {}:",
+        planned.stack.name,
+        target.words().running
+    );
+    for p in &plans {
+        for line in p.lines() {
+            println!("{}", paint(&line, on));
+        }
+    }
+    Ok(if exit_code && changes { 1 } else { 0 })
+}
+
+/// The unified diff of the committed target file against what would be rendered now;
+/// empty when they are the same. Secrets never appear: the files hold only paths.
+fn file_diff(planned: &Planned, file: &str, kind: TargetKind) -> String {
+    let new = planned.rendered.target(kind).unwrap_or_default();
+    let committed = std::fs::read_to_string(planned.stack.root.join(file)).unwrap_or_default();
+    if committed == new {
+        return String::new();
+    }
+    similar::TextDiff::from_lines(committed.as_str(), new)
+        .unified_diff()
+        .context_radius(3)
+        .header(
+            &format!("{file} (committed)"),
+            &format!("{file} (rendered now)"),
+        )
+        .to_string()
+}

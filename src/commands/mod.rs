@@ -1,0 +1,59 @@
+//! The commands, one file each: take the options, call the pipeline or a target, print.
+//! [`execute`] turns the parsed command line into each command's options and runs it.
+
+mod check;
+mod diff;
+mod down;
+mod gc;
+mod history;
+mod push;
+mod render;
+mod rollback;
+mod status;
+mod up;
+mod urls;
+mod why;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::stack::TargetKind;
+
+/// Runs the command; returns its exit code (errors are the caller's to print).
+pub fn execute(cli: &Cli) -> Result<u8> {
+    let dir = cli.dir.as_path();
+    // clap has already checked the name against `TargetKind::NAMES`.
+    let target = cli.target.as_deref().and_then(TargetKind::from_name);
+    match &cli.command {
+        Command::Render { check } => render::run(dir, *check),
+        Command::Check { json } => check::run(dir, *json),
+        Command::Up {
+            allow_insecure,
+            no_rollback,
+            lock_timeout,
+        } => up::run(
+            dir,
+            &up::UpOptions {
+                allow_insecure: *allow_insecure,
+                rollback: !*no_rollback,
+                lock_timeout: *lock_timeout,
+                target,
+            },
+        ),
+        Command::Push => push::run(dir),
+        Command::Rollback {
+            generation,
+            lock_timeout,
+        } => rollback::run(dir, *generation, *lock_timeout, target),
+        Command::History { json } => history::run(dir, *json),
+        Command::Gc { keep, lock_timeout } => gc::run(dir, *keep, *lock_timeout),
+        Command::Diff { exit_code, json } => diff::run(dir, *exit_code, *json, target),
+        Command::Why { service, json } => why::run(dir, service, *json, target),
+        Command::Status { json } => status::run(dir, *json, target),
+        Command::Urls => urls::run(dir, target),
+        Command::Down {
+            volumes,
+            lock_timeout,
+        } => down::run(dir, *volumes, *lock_timeout, target),
+    }
+}

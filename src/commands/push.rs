@@ -1,0 +1,33 @@
+//! `stackgen push`: build the stack's missing images and push those the registry lacks
+//! (by tag), for the nodes of a swarm to pull.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::engine::docker;
+use crate::error::{Error, Problem};
+use crate::pipeline;
+use crate::target::images;
+
+pub fn run(dir: &Path) -> Result<u8> {
+    let planned = pipeline::plan(dir)?;
+    let stack = &planned.stack;
+    let Some(registry) = stack.target.registry.clone() else {
+        return Err(Error::input(
+            Problem::new("stack.toml: target.registry", "no registry to push to")
+                .hint("add `[target] registry = \"host:port\"`"),
+        )
+        .into());
+    };
+    docker::check_engine()?;
+    let builds = images::missing(&planned, &docker::local_tags()?);
+    images::require_base_image(stack, &builds)?;
+    images::build_all(&builds)?;
+    let pushed = images::push(&planned, &registry)?;
+    eprintln!(
+        "{pushed} pushed, {} already in {registry}",
+        planned.hashes.len() - pushed
+    );
+    Ok(0)
+}

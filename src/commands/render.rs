@@ -1,0 +1,34 @@
+//! `stackgen render [--check]`: write the generated files, or check they are up to date.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::error::Error;
+use crate::pipeline;
+use crate::state::atomic;
+
+pub fn run(dir: &Path, check: bool) -> Result<u8> {
+    let planned = pipeline::plan(dir)?;
+    let files = planned.rendered.files();
+    if check {
+        let stale = atomic::stale(&planned.stack.root, &files);
+        if stale.is_empty() {
+            eprintln!("generated files are up to date");
+            return Ok(0);
+        }
+        return Err(Error::runtime(
+            format!("generated files are stale: {}", stale.join(", ")),
+            Some("run `stackgen render` and commit the result".into()),
+        )
+        .into());
+    }
+    let written = atomic::write_changed(&planned.stack.root, &files)?;
+    if written.is_empty() {
+        eprintln!("generated files are up to date");
+    }
+    for rel in written {
+        eprintln!("wrote {rel}");
+    }
+    Ok(0)
+}

@@ -1,0 +1,108 @@
+//! `stackgen rollback [N]`: deploy an earlier generation again (default: the one before
+//! the current), without building: its images are still tagged by hash.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::engine::docker;
+use crate::error::{Error, Problem};
+use crate::output;
+use crate::stack::{Stack, TargetKind};
+use crate::state::generations::{self, Generation};
+use crate::state::lock::DeployLock;
+use crate::target;
+
+pub fn run(
+    dir: &Path,
+    number: Option<u32>,
+    lock_timeout: u64,
+    target: Option<TargetKind>,
+) -> Result<u8> {
+    let stack = Stack::load(dir)?;
+    docker::check_engine()?;
+    let _lock = DeployLock::acquire(
+        &stack.name,
+        Duration::from_secs(lock_timeout),
+        output::lock_wait(lock_timeout),
+    )?;
+    let all = generations::generations(&stack.root)?;
+    let chosen = choose(&all, number)?;
+    require_images(&stack, chosen)?;
+    eprintln!(
+        "rolling back to generation {} ({})",
+        chosen.number, chosen.time
+    );
+    let target = target::open(&stack, stack.target_for(target));
+    let deployed = target.activate_generation(chosen)?;
+    generations::set_current(&stack.root, chosen.number)?;
+    output::urls(&deployed.urls);
+    eprintln!(
+        "stack `{}` is at generation {}{}: {}",
+        stack.name,
+        chosen.number,
+        target.words().place,
+        deployed.summary
+    );
+    Ok(0)
+}
+
+/// Generation `number`, or the newest one before the current.
+fn choose(all: &[Generation], number: Option<u32>) -> Result<&Generation> {
+    let current = all.iter().find(|g| g.current).map(|g| g.number);
+    let chosen = match number {
+        Some(n) => all.iter().find(|g| g.number == n),
+        None => all
+            .iter()
+            .rev()
+            .find(|g| current.is_some_and(|c| g.number < c)),
+    };
+    chosen.ok_or_else(|| {
+        let known: Vec<String> = all.iter().map(|g| g.number.to_string()).collect();
+        Error::input(
+            Problem::new(
+                "rollback",
+                match number {
+                    Some(n) => format!("there is no generation {n}"),
+                    None => "there is no generation before the current one".to_string(),
+                },
+            )
+            .hint(if known.is_empty() {
+                "nothing was deployed from this folder yet".to_string()
+            } else {
+                format!(
+                    "generations: {} (`stackgen history` lists them)",
+                    known.join(", ")
+                )
+            }),
+        )
+        .into()
+    })
+}
+
+/// A generation's built images must still be here: a rollback builds nothing.
+fn require_images(stack: &Stack, generation: &Generation) -> Result<()> {
+    let present = docker::local_tags()?;
+    let prefix = format!("{}/", stack.name);
+    let gone: Vec<&str> = generation
+        .images
+        .values()
+        .filter(|i| i.starts_with(&prefix) && !present.contains(*i))
+        .map(String::as_str)
+        .collect();
+    if gone.is_empty() {
+        return Ok(());
+    }
+    Err(Error::runtime(
+        format!(
+            "generation {}'s images are gone: {}",
+            generation.number,
+            gone.join(", ")
+        ),
+        Some(
+            "they were removed (by `stackgen gc` or `docker rmi`); pick a newer generation".into(),
+        ),
+    )
+    .into())
+}

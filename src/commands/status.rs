@@ -1,0 +1,68 @@
+//! `stackgen status [--json]`: each service's state, health, image and URL, and whether
+//! it matches the generated file (in sync, drifted, missing, orphan). Exit 1 when
+//! anything is not in sync.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::engine::docker;
+use crate::stack::{Stack, TargetKind};
+use crate::target::{self, StatusRow};
+
+pub fn run(dir: &Path, json: bool, target: Option<TargetKind>) -> Result<u8> {
+    let stack = Stack::load(dir)?;
+    docker::check_engine()?;
+    let rows = target::open(&stack, stack.target_for(target)).status()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for line in table(&rows) {
+            println!("{line}");
+        }
+    }
+    let in_sync = rows.iter().all(|r| r.sync == "in sync");
+    Ok(if in_sync { 0 } else { 1 })
+}
+
+/// The rows as an aligned table, a header first; the last column is not padded.
+fn table(rows: &[StatusRow]) -> Vec<String> {
+    let dash = |s: &str| {
+        if s.is_empty() {
+            "-".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let cells: Vec<[String; 6]> =
+        std::iter::once(["SERVICE", "STATE", "HEALTH", "IMAGE", "URL", "SYNC"].map(String::from))
+            .chain(rows.iter().map(|r| {
+                let sync = if r.detail.is_empty() {
+                    r.sync.clone()
+                } else {
+                    format!("{} ({})", r.sync, r.detail)
+                };
+                [
+                    r.service.clone(),
+                    r.state.clone(),
+                    dash(&r.health),
+                    r.image.clone(),
+                    dash(&r.url),
+                    sync,
+                ]
+            }))
+            .collect();
+    let width = |i: usize| cells.iter().map(|row| row[i].len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..5).map(width).collect();
+    cells
+        .iter()
+        .map(|row| {
+            let mut line = String::new();
+            for (i, w) in widths.iter().enumerate() {
+                line.push_str(&format!("{:<w$}  ", row[i], w = w));
+            }
+            line.push_str(&row[5]);
+            line
+        })
+        .collect()
+}

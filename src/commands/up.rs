@@ -1,0 +1,167 @@
+//! `stackgen up`: render, check, build the images whose tag is missing, deploy to the
+//! target and wait until it is ready; on failure bring the last good generation back.
+//! Every check that can refuse the deploy runs before anything is written or built.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use crate::engine::docker::{self, BuildRequest};
+use crate::error::{Error, Problem};
+use crate::output;
+use crate::pipeline::{self, Planned};
+use crate::policy::{Finding, Severity};
+use crate::stack::{Stack, TargetKind};
+use crate::state::generations;
+use crate::state::lock::DeployLock;
+use crate::state::{atomic, layout, secrets};
+use crate::target::{self, Target, images};
+
+/// How `up` may behave beyond the defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct UpOptions {
+    pub allow_insecure: bool,
+    pub rollback: bool,
+    pub lock_timeout: u64,
+    /// `--target`, overriding stack.toml's default.
+    pub target: Option<TargetKind>,
+}
+
+pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
+    let planned = pipeline::plan(dir)?;
+    let stack = &planned.stack;
+    let target = target::open(stack, stack.target_for(opts.target));
+    enforce_policy(&planned.findings, opts.allow_insecure)?;
+    let builds = preflight(&planned, target.as_ref())?;
+
+    // One deploy at a time per compose project; taken before the first write.
+    let _lock = DeployLock::acquire(
+        &stack.name,
+        Duration::from_secs(opts.lock_timeout),
+        output::lock_wait(opts.lock_timeout),
+    )?;
+    for rel in atomic::write_changed(&stack.root, &planned.rendered.files())? {
+        eprintln!("wrote {rel}");
+    }
+    for name in secrets::ensure(&stack.root, &stack.secrets)? {
+        eprintln!("generated secret `{name}` in {}/", layout::SECRETS_DIR);
+    }
+    let reused = planned.hashes.len() - builds.len();
+    eprintln!("images: {} to build, {reused} up to date", builds.len());
+    images::build_all(&builds)?;
+
+    let started = Instant::now();
+    let deployed = match target.deploy(&planned) {
+        Ok(deployed) => deployed,
+        Err(failure) if !opts.rollback => return Err(failure.into()),
+        Err(failure) => return Err(roll_back_after(target.as_ref(), stack, failure)?.into()),
+    };
+    let generation = record(&planned)?;
+    eprintln!(
+        "stack `{}` is up{}: {} in {:.1}s (generation {generation})",
+        stack.name,
+        target.words().place,
+        deployed.summary,
+        started.elapsed().as_secs_f64(),
+    );
+    output::urls(&deployed.urls);
+    Ok(0)
+}
+
+/// Errors of the security policy refuse the deploy unless explicitly allowed; what is
+/// relaxed or allowed is printed either way.
+fn enforce_policy(findings: &[Finding], allow_insecure: bool) -> Result<()> {
+    for f in findings.iter().filter(|f| f.severity != Severity::Warning) {
+        eprintln!("{}", f.line());
+    }
+    let errors: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    if !allow_insecure {
+        return Err(Error::input(
+            Problem::new(
+                "policy",
+                format!("{} security findings above; nothing was deployed", errors.len()),
+            )
+            .hint("fix them (see `stackgen check`), relax one in stack.toml's `[services.<name>.security]`, or pass `--allow-insecure`"),
+        )
+        .into());
+    }
+    eprintln!(
+        "--allow-insecure: deploying despite {} security findings: {}",
+        errors.len(),
+        errors
+            .iter()
+            .map(|f| format!("{} {}", f.service, f.key))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
+/// Everything that can refuse the deploy, before anything is written; returns the
+/// images to build. The engine questions are independent, so they are asked at once:
+/// each `docker` call costs a process start and a round trip.
+fn preflight(planned: &Planned, target: &dyn Target) -> Result<Vec<BuildRequest>> {
+    let (engine, ready, present) = std::thread::scope(|s| {
+        let engine = s.spawn(docker::check_engine);
+        let ready = s.spawn(|| target.preflight(planned));
+        let present = s.spawn(docker::local_tags);
+        (engine.join(), ready.join(), present.join())
+    });
+    let thread = |_| anyhow::anyhow!("a check thread panicked");
+    engine.map_err(thread)??;
+    ready.map_err(thread)??;
+    let builds = images::missing(planned, &present.map_err(thread)??);
+    images::require_base_image(&planned.stack, &builds)?;
+    Ok(builds)
+}
+
+/// After a failed deploy: bring the current (last good) generation back and check it is
+/// ready. Returns the error to exit with, saying what was done.
+fn roll_back_after(target: &dyn Target, stack: &Stack, failure: Error) -> Result<Error> {
+    let Some(good) = generations::current(&stack.root)? else {
+        eprintln!("\nnothing to roll back to: this was the stack's first deploy");
+        return Ok(failure);
+    };
+    eprintln!(
+        "\nrolling back to generation {} (the last good deploy)",
+        good.number
+    );
+    let message = match target.activate_generation(&good) {
+        Ok(_) => format!(
+            "{failure}; rolled back to generation {}, which is healthy again",
+            good.number
+        ),
+        Err(e) => format!(
+            "{failure}; rolling back to generation {} failed too: {e}",
+            good.number
+        ),
+    };
+    Ok(Error::runtime(
+        message,
+        Some("fix the service and run `stackgen up` again; `stackgen up --no-rollback` leaves a failed deploy in place to debug it".into()),
+    ))
+}
+
+/// Records a new generation, unless this deploy is exactly the current one again (as a
+/// Nix profile does not grow when nothing changed). Returns the current number.
+fn record(planned: &Planned) -> Result<u32> {
+    let root = &planned.stack.root;
+    let files = planned.rendered.by_file_name();
+    if let Some(current) = generations::current(root)?
+        && current.files(root).is_ok_and(|old| {
+            old.iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .eq(files.iter().map(|(k, v)| (*k, *v)))
+        })
+    {
+        return Ok(current.number);
+    }
+    Ok(generations::record(root, &files, planned.images())?.number)
+}

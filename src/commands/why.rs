@@ -1,0 +1,39 @@
+//! `stackgen why SERVICE [--json]`: what `up` would do to one service, and why.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::engine::docker;
+use crate::error::{Error, Problem};
+use crate::output::{self, paint};
+use crate::pipeline;
+use crate::stack::TargetKind;
+use crate::target;
+
+pub fn run(dir: &Path, service: &str, json: bool, target: Option<TargetKind>) -> Result<u8> {
+    let planned = pipeline::plan(dir)?;
+    docker::check_engine()?;
+    let target = target::open(&planned.stack, planned.stack.target_for(target));
+    let plans = target::plan(target.as_ref(), &planned)?;
+    let Some(p) = plans.iter().find(|p| p.service == service) else {
+        let known: Vec<&str> = plans.iter().map(|p| p.service.as_str()).collect();
+        return Err(Error::input(
+            Problem::new(
+                "why",
+                format!("`{service}` is neither declared in stack.toml nor running"),
+            )
+            .hint(format!("services: {}", known.join(", "))),
+        )
+        .into());
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(p)?);
+    } else {
+        let on = output::colour();
+        for line in p.lines() {
+            println!("{}", paint(&line, on));
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,43 @@
+//! How commands print what is not an error: colour (only on a terminal, never with
+//! `NO_COLOR`), diff lines, URL lines and the deploy-lock notice. Errors are printed in
+//! one place only, `crate::run`.
+
+use std::io::IsTerminal;
+
+/// Whether stdout gets colour.
+pub fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// A diff or plan line, coloured by its first character when `on`.
+pub fn paint(line: &str, on: bool) -> String {
+    if !on {
+        return line.to_string();
+    }
+    let code = match line.chars().next() {
+        Some('+') => "32",
+        Some('-') => "31",
+        Some('@') => "36",
+        Some('~') => "33",
+        _ => return line.to_string(),
+    };
+    format!("\x1b[{code}m{line}\x1b[0m")
+}
+
+/// `<service>\t<url>` on stdout, one line each: the one machine-readable output of `up`,
+/// `rollback` and `urls`.
+pub fn urls(urls: &[(String, String)]) {
+    for (service, url) in urls {
+        println!("{service}\t{url}");
+    }
+}
+
+/// What to say when a deploy has to wait for another one's lock.
+pub fn lock_wait(timeout: u64) -> impl FnMut(Option<u32>) {
+    move |pid| match pid {
+        Some(pid) => {
+            eprintln!("waiting up to {timeout}s for the deploy lock, held by stackgen pid {pid}")
+        }
+        None => eprintln!("waiting up to {timeout}s for the deploy lock"),
+    }
+}

@@ -1,0 +1,121 @@
+//! The stack's images, which every target needs before it deploys: which content-tagged
+//! images are missing locally, building them (in parallel), and pushing them to a
+//! registry for targets whose nodes pull.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::engine::docker::{self, BuildRequest};
+use crate::error::Error;
+use crate::pipeline::Planned;
+use crate::render;
+use crate::stack::{ImageSource, Stack};
+
+/// The built services whose content-addressed tag is not in `present`.
+pub fn missing(planned: &Planned, present: &BTreeSet<String>) -> Vec<BuildRequest> {
+    let stack = &planned.stack;
+    let mut builds = Vec::new();
+    for (name, inputs) in &planned.hashes {
+        let tag = render::image_tag(&stack.name, name, inputs);
+        if present.contains(&tag) {
+            continue;
+        }
+        if let ImageSource::Build {
+            context,
+            dockerfile,
+            ..
+        } = &stack.services[name].source
+        {
+            builds.push(BuildRequest {
+                service: name.clone(),
+                tag,
+                labels: vec![(render::HASH_LABEL.to_string(), inputs.hash.clone())],
+                context: stack.root.join(context),
+                dockerfile: stack.root.join(dockerfile),
+                args: inputs
+                    .build_args
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            });
+        }
+    }
+    builds
+}
+
+/// Building needs the base image locally: fail before anything is written if it is not.
+pub fn require_base_image(stack: &Stack, builds: &[BuildRequest]) -> Result<()> {
+    if !builds.is_empty() && !docker::image_exists(&stack.base_image)? {
+        return Err(Error::runtime(
+            format!(
+                "the base image `{}` is not present locally",
+                stack.base_image
+            ),
+            Some("run `just base`: it pulls the image, or builds it from Debian packages".into()),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Builds in parallel: the daemon runs independent builds side by side. Reports each
+/// build; the first failure is the error.
+pub fn build_all(builds: &[BuildRequest]) -> Result<()> {
+    let results: Vec<(String, f64, Result<(), Error>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = builds
+            .iter()
+            .map(|req| {
+                eprintln!("building {} ({})", req.service, req.tag);
+                scope.spawn(move || {
+                    let t = Instant::now();
+                    let r = docker::build(req);
+                    (req.service.clone(), t.elapsed().as_secs_f64(), r)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    (
+                        "?".into(),
+                        0.0,
+                        Err(Error::runtime("a build thread panicked", None)),
+                    )
+                })
+            })
+            .collect()
+    });
+    let mut first_error = None;
+    for (service, secs, result) in results {
+        match result {
+            Ok(()) => eprintln!("built {service} in {secs:.1}s"),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// Pushes each built image the registry lacks, by tag; returns how many were pushed.
+pub fn push(planned: &Planned, registry: &str) -> Result<usize> {
+    let mut pushed = 0;
+    for (name, inputs) in &planned.hashes {
+        let local = render::image_tag(&planned.stack.name, name, inputs);
+        let remote = format!("{registry}/{local}");
+        if docker::registry_has(&remote)? {
+            eprintln!("{name}: {remote} is already in the registry");
+            continue;
+        }
+        docker::push(&local, &remote)?;
+        eprintln!("{name}: pushed {remote}");
+        pushed += 1;
+    }
+    Ok(pushed)
+}

@@ -1,0 +1,141 @@
+//! The one trait every deploy target implements, and the types it answers in. Commands
+//! hold a `dyn Target` and never ask which target it is: what differs between one host
+//! (compose) and a swarm, or a later Kubernetes, lives behind these methods.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::pipeline::Planned;
+use crate::plan::PlanInputs;
+use crate::stack::TargetKind;
+use crate::state::generations::Generation;
+
+pub trait Target: Sync {
+    /// Which target this is; its rendered file and templates are `kind().spec()`'s.
+    fn kind(&self) -> TargetKind;
+
+    /// The project-relative file this target deploys from.
+    fn file(&self) -> &'static str {
+        self.kind().spec().file
+    }
+
+    /// How this target's answers read to an operator.
+    fn words(&self) -> &'static Words;
+
+    /// Checks that can refuse a deploy before anything is written or built (the engine
+    /// itself is checked by the caller): host ports free, swarm active, and so on.
+    fn preflight(&self, planned: &Planned) -> Result<()>;
+
+    /// Deploys the rendered files (already written, images built) and waits until every
+    /// service is ready. On failure the error names the failing services with their logs;
+    /// what was switched over stays as it is (the caller may roll back).
+    fn deploy(&self, planned: &Planned) -> Result<Deployed, Error>;
+
+    /// Deploys a recorded generation again, without building.
+    fn activate_generation(&self, generation: &Generation) -> Result<Deployed, Error>;
+
+    /// What a plan compares: each service as rendered now, as it runs, and as the current
+    /// generation deployed it.
+    fn observe(&self, planned: &Planned) -> Result<PlanInputs>;
+
+    /// One row per service of the generated file, and one per orphan.
+    fn status(&self) -> Result<Vec<StatusRow>>;
+
+    /// `(service, url)` for each published service that runs.
+    fn urls(&self) -> Result<Vec<(String, String)>>;
+
+    /// Stops and removes the stack; data volumes only with `volumes`. Returns what to
+    /// tell the operator.
+    fn down(&self, volumes: bool) -> Result<String>;
+}
+
+/// The phrases that differ between targets, so the commands print without branching.
+#[derive(Debug)]
+pub struct Words {
+    /// Appended to "stack `x` is up": `""`, `" on the swarm"`.
+    pub place: &'static str,
+    /// What a plan compares against: `"containers"`, `"swarm services"`.
+    pub running: &'static str,
+}
+
+/// A deploy (or an activated generation) that reached its ready state.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    /// `3 services healthy`, `3 services converged`.
+    pub summary: String,
+    /// `(service, url)` of each published service.
+    pub urls: Vec<(String, String)>,
+}
+
+/// One row of `stackgen status`.
+#[derive(Debug, Serialize)]
+pub struct StatusRow {
+    pub service: String,
+    /// `running`, `exited`, ..., `2/2 running`, or `missing`.
+    pub state: String,
+    pub health: String,
+    pub image: String,
+    pub url: String,
+    /// `in sync`, `drifted`, `missing` or `orphan`.
+    pub sync: String,
+    /// Why it is not in sync; empty when it is.
+    pub detail: String,
+}
+
+impl StatusRow {
+    pub fn missing(service: &str, image: &str, detail: &str) -> StatusRow {
+        StatusRow {
+            service: service.to_string(),
+            state: "missing".into(),
+            health: String::new(),
+            image: image.to_string(),
+            url: String::new(),
+            sync: "missing".into(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// A row for what runs; in sync when nothing is wrong with it.
+    pub fn observed(
+        service: &str,
+        state: String,
+        health: String,
+        image: String,
+        url: String,
+        problems: Vec<String>,
+    ) -> StatusRow {
+        StatusRow {
+            service: service.to_string(),
+            state,
+            health,
+            image,
+            url,
+            sync: if problems.is_empty() {
+                "in sync"
+            } else {
+                "drifted"
+            }
+            .into(),
+            detail: problems.join("; "),
+        }
+    }
+
+    pub fn orphan(
+        service: &str,
+        state: String,
+        health: String,
+        image: String,
+        detail: &str,
+    ) -> StatusRow {
+        StatusRow {
+            service: service.to_string(),
+            state,
+            health,
+            image,
+            url: String::new(),
+            sync: "orphan".into(),
+            detail: detail.to_string(),
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Deploy targets behind one trait ([`Target`], in [`interface`]): [`compose`] (one host)
+//! and [`swarm`]. A new target is one file here implementing the trait, a variant of
+//! `stack::TargetKind` naming its template and file, one arm in [`open`], and its
+//! templates. [`images`] is what every target needs first: the stack's images built.
+
+pub mod compose;
+pub mod images;
+pub mod interface;
+pub mod swarm;
+
+pub use interface::{Deployed, StatusRow, Target, Words};
+
+use anyhow::Result;
+
+use crate::pipeline::Planned;
+use crate::plan::{self, ServicePlan};
+use crate::stack::{Stack, TargetKind};
+
+/// The target of `kind` for `stack`.
+pub fn open(stack: &Stack, kind: TargetKind) -> Box<dyn Target + '_> {
+    match kind {
+        TargetKind::Compose => Box::new(compose::Compose { stack }),
+        TargetKind::Swarm => Box::new(swarm::Swarm { stack }),
+    }
+}
+
+/// What `up` would do to each service on `target`, and why.
+pub fn plan(target: &dyn Target, planned: &Planned) -> Result<Vec<ServicePlan>> {
+    let inputs = target.observe(planned)?;
+    Ok(plan::plan(
+        &inputs.desired,
+        &inputs.observed,
+        &inputs.previous,
+    ))
+}

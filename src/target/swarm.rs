@@ -1,0 +1,347 @@
+//! Docker Swarm: `docker stack deploy` of `generated/stack.yml`, with the images pushed to
+//! the stack's registry first, since every node pulls them from there. Swarm rolls a
+//! failed update back by itself (`failure_action: rollback`); stackgen reads each
+//! service's replicas and update state afterwards to tell success from that.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use sha2::Digest;
+
+use crate::document::Document;
+use crate::engine::docker::{self, SwarmService};
+use crate::error::{Error, Problem};
+use crate::pipeline::Planned;
+use crate::plan::{Desired, Observed, PlanInputs, Previous};
+use crate::render;
+use crate::stack::{Stack, TargetKind};
+use crate::state::generations::{self, Generation};
+use crate::state::layout;
+use crate::target::images;
+use crate::target::interface::{Deployed, StatusRow, Target, Words};
+
+pub struct Swarm<'a> {
+    pub stack: &'a Stack,
+}
+
+const WORDS: Words = Words {
+    place: " on the swarm",
+    running: "swarm services",
+};
+
+impl Target for Swarm<'_> {
+    fn kind(&self) -> TargetKind {
+        TargetKind::Swarm
+    }
+
+    fn words(&self) -> &'static Words {
+        &WORDS
+    }
+
+    fn preflight(&self, planned: &Planned) -> Result<()> {
+        if self.stack.target.registry.is_none()
+            || !planned.documents.contains_key(&TargetKind::Swarm)
+        {
+            return Err(Error::input(
+                Problem::new(
+                    "stack.toml: target.registry",
+                    "a swarm deploy needs a registry",
+                )
+                .hint("add `[target] registry = \"host:port\"`; every node pulls from it"),
+            )
+            .into());
+        }
+        if !docker::swarm_active()? {
+            return Err(Error::runtime(
+                "this Docker engine is not part of an active swarm",
+                Some("run `docker swarm init` (one node) or join a swarm, or deploy with `--target compose`".into()),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    fn deploy(&self, planned: &Planned) -> Result<Deployed, Error> {
+        let plumbing = |e: anyhow::Error| match e.downcast::<Error>() {
+            Ok(e) => e,
+            Err(e) => Error::runtime(format!("{e:#}"), None),
+        };
+        if let Some(registry) = &self.stack.target.registry {
+            images::push(planned, registry).map_err(plumbing)?;
+        }
+        let file = self.stack.root.join(self.file());
+        let ok = docker::stack_deploy(&self.stack.name, &file, self.stack.wait_timeout)
+            .map_err(plumbing)?;
+        let services = docker::stack_services(&self.stack.name).map_err(plumbing)?;
+        for s in &services {
+            let update = if s.update_state.is_empty() {
+                String::new()
+            } else {
+                format!("  (update: {})", s.update_state)
+            };
+            eprintln!(
+                "{:<12} {}/{} running  {}{update}",
+                s.service, s.running, s.desired, s.image
+            );
+        }
+        self.check_converged(ok, &services)?;
+        self.deployed(services.len()).map_err(plumbing)
+    }
+
+    fn activate_generation(&self, generation: &Generation) -> Result<Deployed, Error> {
+        let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
+        let file = generation.file(&self.stack.root, layout::file_name(self.file()));
+        if !file.is_file() {
+            return Err(Error::runtime(
+                format!("generation {} has no swarm stack file", generation.number),
+                Some("it was deployed before the stack had a `[target] registry`".into()),
+            ));
+        }
+        if !docker::stack_deploy(&self.stack.name, &file, self.stack.wait_timeout)
+            .map_err(plumbing)?
+        {
+            return Err(Error::runtime("`docker stack deploy` failed", None));
+        }
+        self.deployed(generation.images.len()).map_err(plumbing)
+    }
+
+    fn observe(&self, planned: &Planned) -> Result<PlanInputs> {
+        let doc = planned.documents.get(&TargetKind::Swarm).ok_or_else(|| {
+            Error::input(
+                Problem::new(
+                    "stack.toml: target.registry",
+                    "the stack has no swarm stack file",
+                )
+                .hint("add `[target] registry = \"host:port\"` to render generated/stack.yml"),
+            )
+        })?;
+        let desired = self.desired(planned, doc);
+        let previous = self.previous()?;
+        let observed = docker::stack_services(&self.stack.name)?
+            .iter()
+            .map(|s| observed(s, desired.get(&s.service), previous.get(&s.service)))
+            .collect();
+        Ok(PlanInputs {
+            desired,
+            observed,
+            previous,
+        })
+    }
+
+    fn status(&self) -> Result<Vec<StatusRow>> {
+        let generated =
+            std::fs::read_to_string(self.stack.root.join(self.file())).unwrap_or_default();
+        let doc = Document::parse_lenient(&generated);
+        let running = docker::stack_services(&self.stack.name)?;
+        let mut rows = Vec::new();
+        for name in doc.services().keys() {
+            let want = doc.image(name).unwrap_or("");
+            let Some(have) = running.iter().find(|r| &r.service == name) else {
+                rows.push(StatusRow::missing(
+                    name,
+                    want,
+                    "no service; `stackgen up --target swarm` creates it",
+                ));
+                continue;
+            };
+            let mut detail = Vec::new();
+            if have.image != want {
+                detail.push(format!(
+                    "runs `{}`, the generated file says `{want}`",
+                    have.image
+                ));
+            }
+            if have.running < have.desired {
+                detail.push(format!(
+                    "{}/{} replicas running",
+                    have.running, have.desired
+                ));
+            }
+            if !have.update_state.is_empty() && have.update_state != "completed" {
+                detail.push(format!("last update: {}", have.update_state));
+            }
+            let url = self.service_urls(name)?.join(" ");
+            let state = format!("{}/{} running", have.running, have.desired);
+            rows.push(StatusRow::observed(
+                name,
+                state,
+                String::new(),
+                have.image.clone(),
+                url,
+                detail,
+            ));
+        }
+        for orphan in running
+            .iter()
+            .filter(|r| !doc.services().contains_key(&r.service))
+        {
+            rows.push(StatusRow::orphan(
+                &orphan.service,
+                format!("{}/{} running", orphan.running, orphan.desired),
+                String::new(),
+                orphan.image.clone(),
+                "not in the generated file; `stackgen up --target swarm` removes it (--prune)",
+            ));
+        }
+        Ok(rows)
+    }
+
+    fn urls(&self) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for name in self.stack.services.keys() {
+            for url in self.service_urls(name)? {
+                out.push((name.clone(), url));
+            }
+        }
+        Ok(out)
+    }
+
+    fn down(&self, volumes: bool) -> Result<String> {
+        if !docker::stack_rm(&self.stack.name)? {
+            return Err(Error::runtime("`docker stack rm` failed", None).into());
+        }
+        let name = &self.stack.name;
+        if volumes {
+            eprintln!(
+                "note: Swarm keeps volumes on each node; remove them there with `docker volume rm {name}_<volume>`"
+            );
+        }
+        Ok(format!(
+            "stack `{name}` is removed from the swarm; its volumes are kept"
+        ))
+    }
+}
+
+impl Swarm<'_> {
+    /// A deploy converged when `docker stack deploy` finished, every service runs all its
+    /// replicas, and Swarm rolled no update back.
+    fn check_converged(&self, ok: bool, services: &[SwarmService]) -> Result<(), Error> {
+        let rolled_back: Vec<&SwarmService> = services
+            .iter()
+            .filter(|s| s.update_state.starts_with("rollback"))
+            .collect();
+        let short: Vec<&SwarmService> = services.iter().filter(|s| s.running < s.desired).collect();
+        if ok && rolled_back.is_empty() && short.is_empty() {
+            return Ok(());
+        }
+        let mut what = Vec::new();
+        for s in &rolled_back {
+            what.push(format!(
+                "Swarm rolled `{}` back: {}",
+                s.service, s.update_message
+            ));
+        }
+        for s in &short {
+            what.push(format!(
+                "`{}` runs {}/{} replicas",
+                s.service, s.running, s.desired
+            ));
+        }
+        if what.is_empty() {
+            what.push("`docker stack deploy` failed".into());
+        }
+        Err(Error::runtime(
+            format!("swarm deploy failed: {}", what.join("; ")),
+            Some(format!(
+                "`docker service ps {}_<service> --no-trunc` shows each task's error",
+                self.stack.name
+            )),
+        ))
+    }
+
+    fn deployed(&self, services: usize) -> Result<Deployed> {
+        Ok(Deployed {
+            summary: format!("{services} services converged"),
+            urls: self.urls()?,
+        })
+    }
+
+    /// The URLs the running tasks of a published service answer on.
+    fn service_urls(&self, name: &str) -> Result<Vec<String>> {
+        let Some(svc) = self
+            .stack
+            .services
+            .get(name)
+            .filter(|s| s.publish.is_some())
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(docker::task_addresses(&self.stack.name, name, svc.port)?
+            .into_iter()
+            .map(|addr| format!("http://{addr}/"))
+            .collect())
+    }
+
+    fn desired(&self, planned: &Planned, doc: &Document) -> BTreeMap<String, Desired> {
+        self.stack
+            .services
+            .keys()
+            .map(|name| {
+                let config = doc.services().get(name).cloned().unwrap_or_default();
+                let want = Desired {
+                    image: config["image"].as_str().unwrap_or("").to_string(),
+                    inputs: planned.hashes.get(name).cloned(),
+                    config_hash: config_digest(&config),
+                    config,
+                };
+                (name.clone(), want)
+            })
+            .collect()
+    }
+
+    /// The current generation's `stack.yml` (the last swarm deploy), when there is one.
+    fn previous(&self) -> Result<BTreeMap<String, Previous>> {
+        let Some(current) = generations::current(&self.stack.root)? else {
+            return Ok(BTreeMap::new());
+        };
+        let files = current.files(&self.stack.root)?;
+        let Some(text) = files.get(layout::file_name(self.file())) else {
+            return Ok(BTreeMap::new());
+        };
+        let mut inputs = files
+            .get(layout::file_name(layout::LOCK_FILE))
+            .and_then(|lock| render::parse_lock(lock))
+            .unwrap_or_default();
+        Ok(Document::parse_lenient(text)
+            .services()
+            .iter()
+            .map(|(name, config)| {
+                let prev = Previous {
+                    config_hash: config_digest(config),
+                    inputs: inputs.remove(name),
+                    config: config.clone(),
+                };
+                (name.clone(), prev)
+            })
+            .collect())
+    }
+}
+
+/// Swarm has no config hash like compose's; a service's config is compared by the digest
+/// of its rendered config instead.
+fn config_digest(config: &serde_json::Value) -> String {
+    crate::hash::hex(&sha2::Sha256::digest(config.to_string().as_bytes()))
+}
+
+/// A swarm service as the plan sees it. Swarm labels no service with the inputs or config
+/// it was deployed from: they are known when it runs the image of the last deploy or of
+/// now.
+fn observed(s: &SwarmService, want: Option<&Desired>, prev: Option<&Previous>) -> Observed {
+    let from_prev = prev.filter(|p| p.config["image"].as_str() == Some(s.image.as_str()));
+    let from_now = want.filter(|w| w.image == s.image);
+    let inputs_hash = from_now
+        .and_then(|w| w.inputs.as_ref().map(|i| i.hash.clone()))
+        .or_else(|| from_prev.and_then(|p| p.inputs.as_ref().map(|i| i.hash.clone())))
+        .or_else(|| Some(s.image.clone()));
+    Observed {
+        service: s.service.clone(),
+        state: if s.running >= s.desired && s.desired > 0 {
+            "running".into()
+        } else {
+            format!("running {}/{} replicas", s.running, s.desired)
+        },
+        image: s.image.clone(),
+        inputs_hash,
+        config_hash: from_prev.map(|p| p.config_hash.clone()).unwrap_or_default(),
+    }
+}
