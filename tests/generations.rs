@@ -179,7 +179,7 @@ fn two_ups_at_once_take_turns_and_the_stack_ends_consistent() {
 
     // A lock held elsewhere: `--lock-timeout 0` fails at once naming the holder, and
     // touches nothing; with a timeout it waits for the release, then deploys.
-    let lock_path = stack.project.file(".stackgen/deploy.lock");
+    let lock_path = common::lock_file(&stack.name);
     let lock = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -208,6 +208,48 @@ fn two_ups_at_once_take_turns_and_the_stack_ends_consistent() {
         "{}",
         stderr(&out)
     );
+}
+
+/// Issue 11: the lock belongs to the compose project, not the folder. Two checkouts of
+/// one stack (same stack.toml, same secret) deploying at once take turns: exactly one
+/// waits, for the other's pid, and both end up deployed.
+#[test]
+fn two_checkouts_of_one_stack_take_turns_for_the_lock() {
+    let stack = E2eStack::new("twodirs");
+    let other = common::TestProject::shipped();
+    other.write("stack.toml", &stack.project.read("stack.toml"));
+    let password = "samepasswordinbothcheckouts0123";
+    for project in [&stack.project, &other] {
+        project.write(".stackgen/secrets/db_password", password);
+    }
+    let spawn = |dir: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_stackgen"))
+            .arg("--dir")
+            .arg(dir)
+            .arg("up")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn stackgen")
+    };
+    let (a, b) = (spawn(stack.project.path()), spawn(other.path()));
+    let (a_pid, b_pid) = (a.id(), b.id());
+    let (a, b) = (
+        a.wait_with_output().expect("a"),
+        b.wait_with_output().expect("b"),
+    );
+    assert_exit(&a, 0);
+    assert_exit(&b, 0);
+    let waited_for = |out: &std::process::Output, pid: u32| {
+        stderr(out).contains(&format!("for the deploy lock, held by stackgen pid {pid}"))
+    };
+    assert!(
+        waited_for(&a, b_pid) ^ waited_for(&b, a_pid),
+        "exactly one checkout waited for the other:\n{}\n---\n{}",
+        stderr(&a),
+        stderr(&b)
+    );
+    assert_eq!(stack.container_ids().len(), 3, "one stack, not two");
 }
 
 #[test]

@@ -60,6 +60,7 @@ impl Drop for SwarmGuard {
                 .output();
         }
         common::remove_project(&self.name, &std::path::PathBuf::from("/nonexistent"));
+        let _ = std::fs::remove_file(common::lock_file(&self.name));
         let tags = docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
         for tag in tags
             .lines()

@@ -260,7 +260,15 @@ impl E2eStack {
 impl Drop for E2eStack {
     fn drop(&mut self) {
         remove_project(&self.name, &self.compose_file());
+        let _ = std::fs::remove_file(lock_file(&self.name));
     }
+}
+
+/// Where stackgen keeps a compose project's deploy lock (see `state/lock.rs`).
+pub fn lock_file(project: &str) -> PathBuf {
+    std::env::var_os("STACKGEN_LOCK_DIR")
+        .map_or_else(|| PathBuf::from("/tmp/stackgen-locks"), PathBuf::from)
+        .join(format!("{project}.lock"))
 }
 
 /// Removes everything a compose project left in the engine: containers, networks,
