@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Problem;
+use crate::stack::syntax::is_dns_label;
 use crate::stack::target::TargetKind;
 use crate::state::layout;
 
@@ -53,7 +54,7 @@ pub struct Loaded {
 /// Loads kind `name` from `root`'s templates, checking it has a partial for each target.
 pub fn load(root: &Path, name: &str, targets: &[TargetKind]) -> Loaded {
     let dir = root.join(layout::kind_dir(name));
-    if !crate::stack::is_dns_label(name) || !dir.is_dir() {
+    if !is_dns_label(name) || !dir.is_dir() {
         return Loaded {
             kind: None,
             missing: vec![(

@@ -1,0 +1,142 @@
+//! The checked model: what the rest of stackgen reads. Built only by validation, so every
+//! value in it has been checked; every path in it is inside the project and exists.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::stack::kind::{Kind, Role};
+use crate::stack::target::TargetKind;
+
+/// A validated stack. Every path in it is inside the project and exists.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// Absolute project root: the folder holding `stack.toml`.
+    pub root: PathBuf,
+    pub name: String,
+    pub base_image: String,
+    pub bind_address: String,
+    pub wait_timeout: u32,
+    pub target: TargetConfig,
+    /// Secret name -> generated length.
+    pub secrets: BTreeMap<String, u32>,
+    /// Sorted by name, so everything derived from it is deterministic.
+    pub services: BTreeMap<String, Service>,
+    /// Every kind a service names, loaded once.
+    pub kinds: BTreeMap<String, Kind>,
+}
+
+/// Which engine `up` deploys to by default, and the registry a swarm pulls from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetConfig {
+    pub default: TargetKind,
+    /// `host[:port]` of the registry every swarm node pulls from; `None`: no swarm file.
+    pub registry: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    pub kind: String,
+    pub source: ImageSource,
+    pub port: u16,
+    /// Host port; `Some(0)` asks the engine for an ephemeral one.
+    pub publish: Option<u16>,
+    pub environment: BTreeMap<String, String>,
+    pub depends_on: Vec<String>,
+    pub secrets: Vec<String>,
+    /// Project-relative folder -> container path, mounted read-only.
+    pub mounts: BTreeMap<String, String>,
+    /// Container path of the service's named data volume.
+    pub data: Option<String>,
+    pub healthcheck: Healthcheck,
+    pub security: Security,
+    /// Swarm: tasks to run (compose runs one).
+    pub replicas: u32,
+    /// Swarm: placement constraints, e.g. `node.labels.stackgen.db == true`.
+    pub placement: Vec<String>,
+    /// Whether another service depends on this one.
+    pub depended_on: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum ImageSource {
+    /// Built locally; paths are project-relative with `/` separators.
+    Build {
+        context: String,
+        dockerfile: String,
+        args: BTreeMap<String, String>,
+    },
+    /// Used as is.
+    Image(String),
+}
+
+/// The hardened defaults and what `stack.toml` explicitly relaxes of them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Security {
+    /// Read-only root filesystem (default true).
+    pub read_only: bool,
+    /// Capabilities added back after dropping all, without the `CAP_` prefix.
+    pub cap_add: Vec<String>,
+    /// User to run as, replacing the kind's non-root default.
+    pub user: Option<String>,
+}
+
+impl Security {
+    /// Each relaxation as `key=value`, for the compose label and `check`.
+    pub fn relaxations(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.read_only {
+            out.push("read_only=false".to_string());
+        }
+        for cap in &self.cap_add {
+            out.push(format!("cap_add={cap}"));
+        }
+        if let Some(user) = &self.user {
+            out.push(format!("user={user}"));
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Healthcheck {
+    /// HTTP path a kind's default check probes (e.g. `python-web`).
+    pub path: String,
+    /// Explicit command, replacing the kind's default.
+    pub command: Option<Vec<String>>,
+    pub interval: String,
+    pub timeout: String,
+    pub retries: u32,
+    pub start_period: String,
+}
+
+impl Stack {
+    /// The targets this stack renders a file for, in a fixed order.
+    pub fn targets(&self) -> Vec<TargetKind> {
+        self.target.rendered()
+    }
+
+    /// The target a command acts on: `--target`, else stack.toml's `[target] default`.
+    pub fn target_for(&self, flag: Option<TargetKind>) -> TargetKind {
+        flag.unwrap_or(self.target.default)
+    }
+
+    /// The role of a service's kind; `App` for a name that is not a service.
+    pub fn role(&self, service: &str) -> Role {
+        self.services
+            .get(service)
+            .and_then(|s| self.kinds.get(&s.kind))
+            .map_or(Role::App, |k| k.role)
+    }
+}
+
+impl TargetConfig {
+    /// The targets rendered with this config, in a fixed order. Validation needs them
+    /// before there is a `Stack`: a kind must have a partial for each.
+    pub(super) fn rendered(&self) -> Vec<TargetKind> {
+        TargetKind::ALL
+            .into_iter()
+            .filter(|t| t.rendered_with(self.registry.as_deref()))
+            .collect()
+    }
+}

@@ -1,0 +1,308 @@
+//! The raw model: exactly what `stack.toml` says, as serde reads it (unknown keys
+//! rejected), and the problems found before there is a model at all: every unknown key
+//! with its line, column and a did-you-mean, and TOML syntax and type errors located the
+//! same way. Private to `stack/`: only validation reads it.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::de::{DeTable, DeValue};
+
+use crate::error::{Error, Problem};
+use crate::state::layout::STACK_FILE;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStackFile {
+    pub(super) stack: RawStack,
+    pub(super) target: Option<RawTarget>,
+    #[serde(default)]
+    pub(super) secrets: BTreeMap<String, RawSecret>,
+    #[serde(default)]
+    pub(super) services: BTreeMap<String, RawService>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStack {
+    pub(super) name: String,
+    pub(super) base_image: String,
+    #[serde(default = "default_bind_address")]
+    pub(super) bind_address: String,
+    #[serde(default = "default_wait_timeout")]
+    pub(super) wait_timeout: u32,
+}
+
+/// Where the stack deploys: one host (compose) or a Docker Swarm through a registry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTarget {
+    #[serde(default = "default_target")]
+    pub(super) default: String,
+    pub(super) registry: Option<String>,
+}
+
+fn default_target() -> String {
+    "compose".to_string()
+}
+
+fn default_bind_address() -> String {
+    "127.0.0.1".to_string()
+}
+
+fn default_wait_timeout() -> u32 {
+    120
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSecret {
+    #[serde(default = "default_secret_length")]
+    pub(super) length: u32,
+}
+
+fn default_secret_length() -> u32 {
+    32
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawService {
+    pub(super) kind: String,
+    pub(super) build: Option<String>,
+    pub(super) dockerfile: Option<String>,
+    pub(super) image: Option<String>,
+    pub(super) port: u16,
+    pub(super) publish: Option<u16>,
+    #[serde(default)]
+    pub(super) build_args: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) environment: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) depends_on: Vec<String>,
+    #[serde(default)]
+    pub(super) secrets: Vec<String>,
+    #[serde(default)]
+    pub(super) mounts: BTreeMap<String, String>,
+    pub(super) data: Option<String>,
+    #[serde(default)]
+    pub(super) healthcheck: RawHealthcheck,
+    #[serde(default)]
+    pub(super) security: RawSecurity,
+    pub(super) replicas: Option<u32>,
+    #[serde(default)]
+    pub(super) placement: Vec<String>,
+}
+
+/// Explicit relaxations of the hardened defaults; each shows up in `check` and the diff.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSecurity {
+    pub(super) read_only: Option<bool>,
+    #[serde(default)]
+    pub(super) cap_add: Vec<String>,
+    pub(super) user: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHealthcheck {
+    pub(super) path: Option<String>,
+    pub(super) command: Option<Vec<String>>,
+    pub(super) interval: Option<String>,
+    pub(super) timeout: Option<String>,
+    pub(super) retries: Option<u32>,
+    pub(super) start_period: Option<String>,
+}
+
+/// Stack file text as the raw model, or every problem that keeps it from being one.
+pub(super) fn parse(text: &str) -> Result<RawStackFile, Error> {
+    // Unknown keys first, all of them at once and with suggestions; serde would stop
+    // at the first one.
+    let unknown = unknown_keys(text)?;
+    if !unknown.is_empty() {
+        return Err(Error::Input(unknown));
+    }
+    toml::from_str(text).map_err(|e| Error::input(toml_problem(text, &e)))
+}
+
+// ---------------------------------------------------------------------------------------
+// TOML errors and unknown keys, with line and column.
+
+// The keys each table of the raw model knows: exactly the fields of the structs above (a
+// field missing here would be reported as unknown).
+const TOP_KEYS: &[&str] = &["stack", "target", "secrets", "services"];
+const TARGET_KEYS: &[&str] = &["default", "registry"];
+const STACK_KEYS: &[&str] = &["name", "base_image", "bind_address", "wait_timeout"];
+const SECRET_KEYS: &[&str] = &["length"];
+const SERVICE_KEYS: &[&str] = &[
+    "kind",
+    "build",
+    "dockerfile",
+    "image",
+    "port",
+    "publish",
+    "build_args",
+    "environment",
+    "depends_on",
+    "secrets",
+    "mounts",
+    "data",
+    "healthcheck",
+    "security",
+    "replicas",
+    "placement",
+];
+const HEALTHCHECK_KEYS: &[&str] = &[
+    "path",
+    "command",
+    "interval",
+    "timeout",
+    "retries",
+    "start_period",
+];
+const SECURITY_KEYS: &[&str] = &["read_only", "cap_add", "user"];
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
+    (line, col)
+}
+
+fn at_span(text: &str, span: &std::ops::Range<usize>) -> String {
+    let (line, col) = line_col(text, span.start);
+    format!("{STACK_FILE}:{line}:{col}")
+}
+
+/// A TOML syntax or type error as `stack.toml:<line>:<col>: <what>: `<offending text>``.
+fn toml_problem(text: &str, err: &toml::de::Error) -> Problem {
+    let message = err.message().trim_end().to_string();
+    let Some(span) = err.span() else {
+        return Problem::new(STACK_FILE, message);
+    };
+    let offending: String = text
+        .get(span.clone())
+        .unwrap_or("")
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(60)
+        .collect();
+    let message = if offending.trim().is_empty() {
+        message
+    } else {
+        format!("{message}: `{}`", offending.trim())
+    };
+    Problem::new(at_span(text, &span), message)
+        .hint("see the README's `stack.toml` reference for each key's type")
+}
+
+/// The known key closest to `key`, when it is close enough to be a likely typo.
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(key, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn table<'a, 'i>(v: &'a DeValue<'i>) -> Option<&'a DeTable<'i>> {
+    match v {
+        DeValue::Table(t) => Some(t),
+        _ => None,
+    }
+}
+
+/// Adds each key of `t` not in `known` to `out`, with its offset for sorting.
+fn unknown_in(
+    text: &str,
+    t: &DeTable<'_>,
+    known: &[&str],
+    path: &str,
+    out: &mut Vec<(usize, Problem)>,
+) {
+    for (key, _) in t.iter() {
+        let name: &str = key.get_ref();
+        if known.contains(&name) {
+            continue;
+        }
+        let full = if path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        };
+        let p = Problem::new(at_span(text, &key.span()), format!("unknown key `{full}`"));
+        out.push((
+            key.span().start,
+            match closest(name, known) {
+                Some(k) => p.hint(format!("did you mean `{k}`?")),
+                None => p.hint(format!("valid keys here: {}", known.join(", "))),
+            },
+        ));
+    }
+}
+
+/// Every key the model does not know, each with where it is and the closest valid key.
+fn unknown_keys(text: &str) -> Result<Vec<Problem>, Error> {
+    let doc = DeTable::parse(text).map_err(|e| Error::input(toml_problem(text, &e)))?;
+    let root = doc.get_ref();
+    let mut out = Vec::new();
+    unknown_in(text, root, TOP_KEYS, "", &mut out);
+    if let Some(stack) = root.get("stack").and_then(|v| table(v.get_ref())) {
+        unknown_in(text, stack, STACK_KEYS, "stack", &mut out);
+    }
+    if let Some(target) = root.get("target").and_then(|v| table(v.get_ref())) {
+        unknown_in(text, target, TARGET_KEYS, "target", &mut out);
+    }
+    if let Some(secrets) = root.get("secrets").and_then(|v| table(v.get_ref())) {
+        for (name, secret) in secrets.iter() {
+            if let Some(t) = table(secret.get_ref()) {
+                let path = format!("secrets.{}", name.get_ref());
+                unknown_in(text, t, SECRET_KEYS, &path, &mut out);
+            }
+        }
+    }
+    if let Some(services) = root.get("services").and_then(|v| table(v.get_ref())) {
+        for (name, svc) in services.iter() {
+            let Some(svc) = table(svc.get_ref()) else {
+                continue;
+            };
+            let path = format!("services.{}", name.get_ref());
+            unknown_in(text, svc, SERVICE_KEYS, &path, &mut out);
+            for (sub, known) in [
+                ("healthcheck", HEALTHCHECK_KEYS),
+                ("security", SECURITY_KEYS),
+            ] {
+                if let Some(t) = svc.get(sub).and_then(|v| table(v.get_ref())) {
+                    unknown_in(text, t, known, &format!("{path}.{sub}"), &mut out);
+                }
+            }
+        }
+    }
+    // In file order, as an editor would walk them.
+    out.sort_by_key(|(start, _)| *start);
+    Ok(out.into_iter().map(|(_, p)| p).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::stack::test_support::{HEAD, problems};
+
+    #[test]
+    fn unknown_key_is_rejected_with_location() {
+        let got = problems(&format!(
+            "{HEAD}[services.a]\nkind = \"python-web\"\nbuild = \"apps/a\"\nport = 8000\nprot = 1\n"
+        ));
+        assert_eq!(
+            got,
+            ["stack.toml:8:1: unknown key `services.a.prot`\n  hint: did you mean `port`?"]
+        );
+    }
+}

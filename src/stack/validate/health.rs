@@ -1,0 +1,63 @@
+//! A service's `healthcheck`: its durations (with their defaults), the HTTP path a kind's
+//! default check probes, and an explicit command.
+
+use crate::error::Problem;
+use crate::stack::model::Healthcheck;
+use crate::stack::raw::RawHealthcheck;
+use crate::stack::syntax::is_duration;
+
+use super::location::ServiceAt;
+
+/// The checked healthcheck, defaults filled in; checked in the order interval, timeout,
+/// start_period, path, command.
+pub(super) fn check(
+    svc: ServiceAt<'_>,
+    hc: &RawHealthcheck,
+    problems: &mut Vec<Problem>,
+) -> Healthcheck {
+    let healthcheck = Healthcheck {
+        path: hc.path.clone().unwrap_or_else(|| "/".to_string()),
+        command: hc.command.clone(),
+        interval: duration(svc, hc.interval.as_deref(), "1s", "interval", problems),
+        timeout: duration(svc, hc.timeout.as_deref(), "3s", "timeout", problems),
+        retries: hc.retries.unwrap_or(3),
+        start_period: duration(
+            svc,
+            hc.start_period.as_deref(),
+            "15s",
+            "start_period",
+            problems,
+        ),
+    };
+    if !healthcheck.path.starts_with('/') {
+        problems.push(Problem::new(
+            svc.key("healthcheck.path"),
+            format!("`{}` must start with `/`", healthcheck.path),
+        ));
+    }
+    if healthcheck.command.as_ref().is_some_and(Vec::is_empty) {
+        problems.push(Problem::new(svc.key("healthcheck.command"), "is empty"));
+    }
+    healthcheck
+}
+
+/// `healthcheck.<field>`, or `default`; reported when it is not a duration.
+fn duration(
+    svc: ServiceAt<'_>,
+    value: Option<&str>,
+    default: &str,
+    field: &str,
+    problems: &mut Vec<Problem>,
+) -> String {
+    let value = value.unwrap_or(default).to_string();
+    if !is_duration(&value) {
+        problems.push(
+            Problem::new(
+                svc.key(&format!("healthcheck.{field}")),
+                format!("`{value}` is not a duration"),
+            )
+            .hint("write a number and a unit, like `500ms`, `2s` or `1m`"),
+        );
+    }
+    value
+}
