@@ -158,18 +158,27 @@ fn shipped_stack_passes_the_security_check() {
     let project = TestProject::shipped();
     let out = project.stackgen(&["check"]);
     assert_exit(&out, 0);
-    assert_eq!(stderr(&out), "check: 0 errors, 4 warnings, 0 relaxed\n");
+    assert_eq!(stderr(&out), "check: 0 errors, 10 warnings, 0 relaxed\n");
     let lines: Vec<String> = common::stdout(&out)
         .lines()
         .map(|l| l.split(" (why:").next().unwrap_or("").to_string())
         .collect();
+    // The compose file's warnings, and the swarm file's (the shipped stack names a
+    // registry, so it renders generated/stack.yml too): what Swarm cannot express
+    // (`no-new-privileges`, a port on one address) and a bind mount on a node.
     assert_eq!(
         lines,
         [
             "warning: db: build: the image is built on this host",
             "warning: db: volumes: bind-mounts the host path `../db/init`",
+            "warning: db (swarm): security_opt: `no-new-privileges` cannot be set on a swarm service",
+            "warning: db (swarm): volumes: bind-mounts the host path `../db/init`",
             "warning: greeter: build: the image is built on this host",
+            "warning: greeter (swarm): ports: port 8082 is published on every interface of the node, not on the stack's `127.0.0.1`",
+            "warning: greeter (swarm): security_opt: `no-new-privileges` cannot be set on a swarm service",
             "warning: hello: build: the image is built on this host",
+            "warning: hello (swarm): ports: port 8081 is published on every interface of the node, not on the stack's `127.0.0.1`",
+            "warning: hello (swarm): security_opt: `no-new-privileges` cannot be set on a swarm service",
         ]
     );
 }
@@ -194,13 +203,18 @@ fn a_template_that_breaks_the_policy_is_caught_and_up_refuses_it() {
         .expect("findings")
         .iter()
         .filter(|f| f["severity"] == "error")
-        .map(|f| format!("{} {} {}", f["service"], f["key"], f["message"]))
+        .map(|f| {
+            format!(
+                "{} {} {} {}",
+                f["target"], f["service"], f["key"], f["message"]
+            )
+        })
         .collect();
     assert_eq!(
         errors,
         [
-            r#""greeter" "privileged" "the container is privileged""#,
-            r#""hello" "privileged" "the container is privileged""#
+            r#""compose" "greeter" "privileged" "the container is privileged""#,
+            r#""compose" "hello" "privileged" "the container is privileged""#
         ]
     );
     let before = project.snapshot();
@@ -218,6 +232,60 @@ fn a_template_that_breaks_the_policy_is_caught_and_up_refuses_it() {
     );
 }
 
+/// The swarm file is checked too: a swarm partial that breaks the policy is caught, and
+/// its findings name the swarm target.
+#[test]
+fn a_swarm_template_that_breaks_the_policy_is_caught() {
+    let project = TestProject::shipped();
+    let partial = "templates/kinds/python-web/swarm.yml.j2";
+    let t = project.read(partial);
+    assert!(t.contains("    healthcheck:\n"), "{t}");
+    project.write(
+        partial,
+        &t.replacen(
+            "    healthcheck:\n",
+            "    privileged: true\n    healthcheck:\n",
+            1,
+        ),
+    );
+    let out = project.stackgen(&["check", "--json"]);
+    assert_exit(&out, 1);
+    let report: serde_json::Value = serde_json::from_str(&common::stdout(&out)).expect("json");
+    assert_eq!(report["errors"], 2);
+    let errors: Vec<String> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| {
+            format!(
+                "{} {} {} {}",
+                f["target"], f["service"], f["key"], f["message"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            r#""swarm" "greeter" "privileged" "the container is privileged""#,
+            r#""swarm" "hello" "privileged" "the container is privileged""#
+        ]
+    );
+
+    let out = project.stackgen(&["check"]);
+    assert_exit(&out, 1);
+    assert_eq!(stderr(&out), "check: 2 errors, 10 warnings, 0 relaxed\n");
+    let text = common::stdout(&out);
+    for service in ["greeter", "hello"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!(
+                "error: {service} (swarm): privileged: the container is privileged (why: "
+            ))),
+            "{text}"
+        );
+    }
+}
+
 #[test]
 fn relaxations_in_stack_toml_show_up_in_check_and_the_compose_file() {
     let project = TestProject::shipped();
@@ -229,15 +297,18 @@ fn relaxations_in_stack_toml_show_up_in_check_and_the_compose_file() {
     });
     let out = project.stackgen(&["check"]);
     assert_exit(&out, 0);
-    assert_eq!(stderr(&out), "check: 0 errors, 4 warnings, 2 relaxed\n");
+    // Relaxed in both rendered files: the compose file and the swarm file.
+    assert_eq!(stderr(&out), "check: 0 errors, 10 warnings, 4 relaxed\n");
     let text = common::stdout(&out);
-    assert!(
-        text.contains(
-            "relaxed: hello: read_only: the root filesystem is writable, as stack.toml asks"
-        ),
-        "{text}"
-    );
-    assert!(text.contains("relaxed: hello: cap_add: capability `NET_BIND_SERVICE` is added back, as stack.toml asks"), "{text}");
+    for service in ["hello", "hello (swarm)"] {
+        assert!(
+            text.contains(&format!(
+                "relaxed: {service}: read_only: the root filesystem is writable, as stack.toml asks"
+            )),
+            "{text}"
+        );
+        assert!(text.contains(&format!("relaxed: {service}: cap_add: capability `NET_BIND_SERVICE` is added back, as stack.toml asks")), "{text}");
+    }
     assert_exit(&project.stackgen(&["render"]), 0);
     let compose = project.read("generated/docker-compose.yml");
     assert!(compose.contains("io.stackgen.relaxed: \"read_only=false; cap_add=NET_BIND_SERVICE\""));
