@@ -24,7 +24,7 @@
 //! Imports only point down this list (no module imports one above it), and no function
 //! is longer than 100 lines: `tests/structure.rs` and clippy check both.
 //! [`run`] is the one place that prints errors and picks the exit code.
-// TEMP-MERGE #![deny(clippy::too_many_lines)]
+#![deny(clippy::too_many_lines)]
 
 pub mod cli;
 pub mod commands;

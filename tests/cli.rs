@@ -284,6 +284,33 @@ fn a_swarm_template_that_breaks_the_policy_is_caught() {
             "{text}"
         );
     }
+
+    // `up` is refused for the target whose file breaks the policy, and writes nothing...
+    let before = project.snapshot();
+    let up = project.stackgen(&["up", "--target", "swarm"]);
+    assert_exit(&up, 2);
+    assert!(
+        stderr(&up).contains("error: policy: 2 security findings above; nothing was deployed"),
+        "{}",
+        stderr(&up)
+    );
+    assert_eq!(project.snapshot(), before, "a refused deploy writes nothing");
+    // ...but not for another target: a compose deploy gets past the policy (and here
+    // stops at the engine check, since `docker` is made missing).
+    let up = std::process::Command::new(env!("CARGO_BIN_EXE_stackgen"))
+        .arg("--dir")
+        .arg(project.path())
+        .args(["up", "--target", "compose"])
+        .env("STACKGEN_DOCKER", "/nonexistent/docker")
+        .output()
+        .expect("run stackgen");
+    assert_exit(&up, 1);
+    assert!(
+        stderr(&up).starts_with("error: `/nonexistent/docker` is not installed"),
+        "{}",
+        stderr(&up)
+    );
+    assert_eq!(project.snapshot(), before);
 }
 
 #[test]

@@ -32,7 +32,7 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
     let planned = pipeline::plan(dir)?;
     let stack = &planned.stack;
     let target = target::open(stack, stack.target_for(opts.target));
-    enforce_policy(&planned.findings, opts.allow_insecure)?;
+    enforce_policy(&planned.findings, target.kind(), opts.allow_insecure)?;
     let builds = preflight(&planned, target.as_ref())?;
 
     // One deploy at a time per compose project; taken before the first write.
@@ -69,13 +69,18 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
     Ok(0)
 }
 
-/// Errors of the security policy refuse the deploy unless explicitly allowed; what is
-/// relaxed or allowed is printed either way.
-fn enforce_policy(findings: &[Finding], allow_insecure: bool) -> Result<()> {
-    for f in findings.iter().filter(|f| f.severity != Severity::Warning) {
+/// Errors of the security policy about what this deploy uses (the target's file, the
+/// Dockerfiles) refuse it unless explicitly allowed; what is relaxed or allowed is
+/// printed either way. Another target's file is `check`'s business, not this deploy's.
+fn enforce_policy(findings: &[Finding], kind: TargetKind, allow_insecure: bool) -> Result<()> {
+    let ours: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.target.is_none_or(|t| t == kind))
+        .collect();
+    for f in ours.iter().filter(|f| f.severity != Severity::Warning) {
         eprintln!("{}", f.line());
     }
-    let errors: Vec<&Finding> = findings
+    let errors: Vec<&&Finding> = ours
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .collect();
