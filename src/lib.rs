@@ -5,7 +5,7 @@
 //! - [`cli`]: the command line (clap derive only);
 //! - [`commands`]: one file per command: options in, call the pipeline or a target, print;
 //! - [`output`]: colour, diff lines, URLs: what commands print besides errors;
-//! - [`target`]: the deploy targets behind one trait (`compose`, `swarm`), and the
+//! - [`targets`]: the deploy targets behind one trait (`compose`, `swarm`), and the
 //!   images every target needs built;
 //! - [`pipeline`]: load -> hash -> render -> parse -> check, pure;
 //! - [`plan`]: what `up` would do to each service and why: desired vs observed vs
@@ -39,7 +39,7 @@ pub mod policy;
 pub mod render;
 pub mod stack;
 pub mod state;
-pub mod target;
+pub mod targets;
 
 use std::process::ExitCode;
 

@@ -294,7 +294,11 @@ fn a_swarm_template_that_breaks_the_policy_is_caught() {
         "{}",
         stderr(&up)
     );
-    assert_eq!(project.snapshot(), before, "a refused deploy writes nothing");
+    assert_eq!(
+        project.snapshot(),
+        before,
+        "a refused deploy writes nothing"
+    );
     // ...but not for another target: a compose deploy gets past the policy (and here
     // stops at the engine check, since `docker` is made missing).
     let up = std::process::Command::new(env!("CARGO_BIN_EXE_stackgen"))

@@ -12,7 +12,7 @@ use crate::output::{self, paint};
 use crate::pipeline::{self, Planned};
 use crate::plan::{Action, ServicePlan};
 use crate::stack::TargetKind;
-use crate::target;
+use crate::targets;
 
 #[derive(Serialize)]
 struct DiffReport<'a> {
@@ -25,8 +25,8 @@ struct DiffReport<'a> {
 pub fn run(dir: &Path, exit_code: bool, json: bool, target: Option<TargetKind>) -> Result<u8> {
     let planned = pipeline::plan(dir)?;
     docker::check_engine()?;
-    let target = target::open(&planned.stack, planned.stack.target_for(target));
-    let plans = target::plan(target.as_ref(), &planned)?;
+    let target = targets::open(&planned.stack, planned.stack.target_for(target));
+    let plans = targets::plan(target.as_ref(), &planned)?;
     let text = file_diff(&planned, target.file(), target.kind());
     let changes = !text.is_empty() || plans.iter().any(|p| p.action != Action::Unchanged);
     if json {

@@ -10,7 +10,7 @@ use crate::engine::docker;
 use crate::output;
 use crate::stack::{Stack, TargetKind};
 use crate::state::lock::DeployLock;
-use crate::target;
+use crate::targets;
 
 pub fn run(dir: &Path, volumes: bool, lock_timeout: u64, target: Option<TargetKind>) -> Result<u8> {
     let stack = Stack::load(dir)?;
@@ -20,7 +20,7 @@ pub fn run(dir: &Path, volumes: bool, lock_timeout: u64, target: Option<TargetKi
         Duration::from_secs(lock_timeout),
         output::lock_wait(lock_timeout),
     )?;
-    let said = target::open(&stack, stack.target_for(target)).down(volumes)?;
+    let said = targets::open(&stack, stack.target_for(target)).down(volumes)?;
     eprintln!("{said}");
     Ok(0)
 }

@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::engine::docker;
 use crate::error::{Error, Problem};
 use crate::pipeline;
-use crate::target::images;
+use crate::targets::images;
 
 pub fn run(dir: &Path) -> Result<u8> {
     let planned = pipeline::plan(dir)?;

@@ -12,7 +12,7 @@ use crate::output;
 use crate::stack::{Stack, TargetKind};
 use crate::state::generations::{self, Generation};
 use crate::state::lock::DeployLock;
-use crate::target;
+use crate::targets;
 
 pub fn run(
     dir: &Path,
@@ -34,7 +34,7 @@ pub fn run(
         "rolling back to generation {} ({})",
         chosen.number, chosen.time
     );
-    let target = target::open(&stack, stack.target_for(target));
+    let target = targets::open(&stack, stack.target_for(target));
     let deployed = target.activate_generation(chosen)?;
     generations::set_current(&stack.root, chosen.number)?;
     output::urls(&deployed.urls);

@@ -8,12 +8,12 @@ use anyhow::Result;
 
 use crate::engine::docker;
 use crate::stack::{Stack, TargetKind};
-use crate::target::{self, StatusRow};
+use crate::targets::{self, StatusRow};
 
 pub fn run(dir: &Path, json: bool, target: Option<TargetKind>) -> Result<u8> {
     let stack = Stack::load(dir)?;
     docker::check_engine()?;
-    let rows = target::open(&stack, stack.target_for(target)).status()?;
+    let rows = targets::open(&stack, stack.target_for(target)).status()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {

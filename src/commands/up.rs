@@ -16,7 +16,7 @@ use crate::stack::{Stack, TargetKind};
 use crate::state::generations;
 use crate::state::lock::DeployLock;
 use crate::state::{atomic, layout, secrets};
-use crate::target::{self, Target, images};
+use crate::targets::{self, Target, images};
 
 /// How `up` may behave beyond the defaults.
 #[derive(Debug, Clone, Copy)]
@@ -31,7 +31,7 @@ pub struct UpOptions {
 pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
     let planned = pipeline::plan(dir)?;
     let stack = &planned.stack;
-    let target = target::open(stack, stack.target_for(opts.target));
+    let target = targets::open(stack, stack.target_for(opts.target));
     enforce_policy(&planned.findings, target.kind(), opts.allow_insecure)?;
     let builds = preflight(&planned, target.as_ref())?;
 

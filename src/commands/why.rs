@@ -9,13 +9,13 @@ use crate::error::{Error, Problem};
 use crate::output::{self, paint};
 use crate::pipeline;
 use crate::stack::TargetKind;
-use crate::target;
+use crate::targets;
 
 pub fn run(dir: &Path, service: &str, json: bool, target: Option<TargetKind>) -> Result<u8> {
     let planned = pipeline::plan(dir)?;
     docker::check_engine()?;
-    let target = target::open(&planned.stack, planned.stack.target_for(target));
-    let plans = target::plan(target.as_ref(), &planned)?;
+    let target = targets::open(&planned.stack, planned.stack.target_for(target));
+    let plans = targets::plan(target.as_ref(), &planned)?;
     let Some(p) = plans.iter().find(|p| p.service == service) else {
         let known: Vec<&str> = plans.iter().map(|p| p.service.as_str()).collect();
         return Err(Error::input(

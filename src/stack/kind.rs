@@ -118,9 +118,7 @@ fn read_kind_file(root: &Path, name: &str) -> (RawKind, Vec<Problem>) {
         Err(e) => {
             let location = match e.span() {
                 Some(span) => {
-                    let before = &text[..span.start.min(text.len())];
-                    let line = before.matches('\n').count() + 1;
-                    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    let (line, col) = super::syntax::line_col(&text, span.start);
                     format!("{rel}:{line}:{col}")
                 }
                 None => rel.clone(),
@@ -154,16 +152,7 @@ pub fn known_kinds(root: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for (path, text) in files {
-            let full = dir.path().join(path);
-            std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
-            std::fs::write(full, text).expect("write");
-        }
-        dir
-    }
+    use crate::stack::test_support::project as folder;
 
     #[test]
     fn a_kind_needs_a_partial_for_every_rendered_target() {

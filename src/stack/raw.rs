@@ -9,6 +9,7 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
 use crate::error::{Error, Problem};
+use crate::stack::syntax::line_col;
 use crate::state::layout::STACK_FILE;
 
 #[derive(Debug, Deserialize)]
@@ -163,17 +164,6 @@ const HEALTHCHECK_KEYS: &[&str] = &[
 ];
 const SECURITY_KEYS: &[&str] = &["read_only", "cap_add", "user"];
 
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset.min(text.len())).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.len(), |i| before.len() - i - 1)
-        + 1;
-    (line, col)
-}
-
 fn at_span(text: &str, span: &std::ops::Range<usize>) -> String {
     let (line, col) = line_col(text, span.start);
     format!("{STACK_FILE}:{line}:{col}")
@@ -289,20 +279,4 @@ fn unknown_keys(text: &str) -> Result<Vec<Problem>, Error> {
     // In file order, as an editor would walk them.
     out.sort_by_key(|(start, _)| *start);
     Ok(out.into_iter().map(|(_, p)| p).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::stack::test_support::{HEAD, problems};
-
-    #[test]
-    fn unknown_key_is_rejected_with_location() {
-        let got = problems(&format!(
-            "{HEAD}[services.a]\nkind = \"python-web\"\nbuild = \"apps/a\"\nport = 8000\nprot = 1\n"
-        ));
-        assert_eq!(
-            got,
-            ["stack.toml:8:1: unknown key `services.a.prot`\n  hint: did you mean `port`?"]
-        );
-    }
 }

@@ -95,6 +95,17 @@ pub fn is_image_reference(s: &str) -> bool {
     true
 }
 
+/// 1-based line and column of a byte offset in a TOML file of the project.
+pub(super) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
+    (line, col)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! The deploy targets a stack can render for, as data: each one's name in `stack.toml` and
 //! on the command line, its main template, the file it renders, and the file name of its
-//! partial in every kind's folder. What a target *does* lives in `crate::target`.
+//! partial in every kind's folder. What a target *does* lives in `crate::targets`.
 
 use crate::state::layout;
 

@@ -1,8 +1,5 @@
-//! Test helpers shared by the unit tests of `stack/`: a throwaway project folder and a
-//! stack file run through `Stack::parse` with its problems as text.
-
-use crate::error::Error;
-use crate::stack::model::Stack;
+//! Test helpers shared by the unit tests of `stack/`: a throwaway project folder and the
+//! start of a stack file. Imports nothing, so any file's tests can use it.
 
 /// A throwaway project folder with the given files.
 pub(super) fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -26,13 +23,3 @@ pub(super) fn minimal() -> Vec<(&'static str, &'static str)> {
 
 /// A valid `[stack]` table; the tests add services after it.
 pub(super) const HEAD: &str = "[stack]\nname = \"demo\"\nbase_image = \"debian:bookworm-slim\"\n";
-
-/// Every problem `Stack::parse` finds in `stack` (in a `minimal` project), as printed.
-pub(super) fn problems(stack: &str) -> Vec<String> {
-    let dir = project(&minimal());
-    match Stack::parse(dir.path(), stack) {
-        Ok(_) => vec![],
-        Err(Error::Input(ps)) => ps.iter().map(|p| p.to_string()).collect(),
-        Err(e) => vec![format!("unexpected: {e}")],
-    }
-}

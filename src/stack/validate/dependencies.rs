@@ -106,22 +106,3 @@ fn visit<'a>(
     marks.insert(name, Mark::Done);
     None
 }
-
-#[cfg(test)]
-mod tests {
-    use crate::stack::test_support::{HEAD, problems};
-
-    #[test]
-    fn dependency_cycle_is_named() {
-        let got = problems(&format!(
-            "{HEAD}[services.a]\nkind = \"python-web\"\nbuild = \"apps/a\"\nport = 1\ndepends_on = [\"b\"]\n\
-[services.b]\nkind = \"python-web\"\nbuild = \"apps/b\"\nport = 1\ndepends_on = [\"a\"]\n"
-        ));
-        assert_eq!(
-            got,
-            vec![
-                "stack.toml: services: dependency cycle: a -> b -> a\n  hint: remove one of these depends_on entries"
-            ]
-        );
-    }
-}

@@ -140,8 +140,19 @@ impl<'a> Services<'a> {
 
 #[cfg(test)]
 mod tests {
+    use crate::error::Error;
     use crate::stack::model::{ImageSource, Stack};
-    use crate::stack::test_support::{HEAD, minimal, problems, project};
+    use crate::stack::test_support::{HEAD, minimal, project};
+
+    /// Every problem `Stack::parse` finds in `stack` (in a `minimal` project), as printed.
+    fn problems(stack: &str) -> Vec<String> {
+        let dir = project(&minimal());
+        match Stack::parse(dir.path(), stack) {
+            Ok(_) => vec![],
+            Err(Error::Input(ps)) => ps.iter().map(|p| p.to_string()).collect(),
+            Err(e) => vec![format!("unexpected: {e}")],
+        }
+    }
 
     #[test]
     fn valid_stack_loads_with_defaults() {
@@ -194,5 +205,30 @@ environment = {{ \"1BAD\" = \"x\" }}\n"
         let got = problems(HEAD);
         assert_eq!(got.len(), 1);
         assert!(got[0].contains("declares no services"));
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_location() {
+        let got = problems(&format!(
+            "{HEAD}[services.a]\nkind = \"python-web\"\nbuild = \"apps/a\"\nport = 8000\nprot = 1\n"
+        ));
+        assert_eq!(
+            got,
+            ["stack.toml:8:1: unknown key `services.a.prot`\n  hint: did you mean `port`?"]
+        );
+    }
+
+    #[test]
+    fn dependency_cycle_is_named() {
+        let got = problems(&format!(
+            "{HEAD}[services.a]\nkind = \"python-web\"\nbuild = \"apps/a\"\nport = 1\ndepends_on = [\"b\"]\n\
+[services.b]\nkind = \"python-web\"\nbuild = \"apps/b\"\nport = 1\ndepends_on = [\"a\"]\n"
+        ));
+        assert_eq!(
+            got,
+            vec![
+                "stack.toml: services: dependency cycle: a -> b -> a\n  hint: remove one of these depends_on entries"
+            ]
+        );
     }
 }

@@ -16,7 +16,7 @@ use crate::render::{self, HASH_LABEL};
 use crate::stack::{Stack, TargetKind};
 use crate::state::generations::{self, Generation};
 use crate::state::layout;
-use crate::target::interface::{Deployed, StatusRow, Target, Words};
+use crate::targets::interface::{Deployed, StatusRow, Target, Words};
 
 pub struct Compose<'a> {
     pub stack: &'a Stack,

@@ -17,8 +17,8 @@ use crate::render;
 use crate::stack::{Stack, TargetKind};
 use crate::state::generations::{self, Generation};
 use crate::state::layout;
-use crate::target::images;
-use crate::target::interface::{Deployed, StatusRow, Target, Words};
+use crate::targets::images;
+use crate::targets::interface::{Deployed, StatusRow, Target, Words};
 
 pub struct Swarm<'a> {
     pub stack: &'a Stack,
