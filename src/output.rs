@@ -1,5 +1,5 @@
 //! How commands print what is not an error: colour (only on a terminal, never with
-//! `NO_COLOR`), diff lines, URL lines and the deploy-lock notice. Errors are printed in
+//! `NO_COLOR`), diff lines and URL lines. Errors are printed in
 //! one place only, `crate::run`.
 
 use std::io::IsTerminal;
@@ -29,15 +29,5 @@ pub fn paint(line: &str, on: bool) -> String {
 pub fn urls(urls: &[(String, String)]) {
     for (service, url) in urls {
         println!("{service}\t{url}");
-    }
-}
-
-/// What to say when a deploy has to wait for another one's lock.
-pub fn lock_wait(timeout: u64) -> impl FnMut(Option<u32>) {
-    move |pid| match pid {
-        Some(pid) => {
-            eprintln!("waiting up to {timeout}s for the deploy lock, held by stackgen pid {pid}")
-        }
-        None => eprintln!("waiting up to {timeout}s for the deploy lock"),
     }
 }

@@ -244,6 +244,12 @@ fn the_same_stack_deploys_to_a_swarm_rolls_forward_and_back() {
         "{}",
         stderr(&out)
     );
+    // ...and stackgen deploys the last good generation again, as on one host.
+    assert!(
+        stderr(&out).contains("; rolled back to generation 2, which is healthy again"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(image_of(), v2, "the previous image runs again");
     for url in swarm_urls(&project, "hello") {
         assert_eq!(answer(&url), (200, "Hello, world!".into()), "{url}");

@@ -4,12 +4,10 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Result;
 
 use crate::engine::docker;
-use crate::output;
 use crate::stack::Stack;
 use crate::state::generations;
 use crate::state::lock::DeployLock;
@@ -17,11 +15,7 @@ use crate::state::lock::DeployLock;
 pub fn run(dir: &Path, keep: u32, lock_timeout: u64) -> Result<u8> {
     let stack = Stack::load(dir)?;
     docker::check_engine()?;
-    let _lock = DeployLock::acquire(
-        &stack.name,
-        Duration::from_secs(lock_timeout),
-        output::lock_wait(lock_timeout),
-    )?;
+    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| eprintln!("{notice}"))?;
     let all = generations::generations(&stack.root)?;
     let newest: Vec<u32> = all
         .iter()

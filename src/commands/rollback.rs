@@ -2,7 +2,6 @@
 //! the current), without building: its images are still tagged by hash.
 
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Result;
 
@@ -22,11 +21,7 @@ pub fn run(
 ) -> Result<u8> {
     let stack = Stack::load(dir)?;
     docker::check_engine()?;
-    let _lock = DeployLock::acquire(
-        &stack.name,
-        Duration::from_secs(lock_timeout),
-        output::lock_wait(lock_timeout),
-    )?;
+    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| eprintln!("{notice}"))?;
     let all = generations::generations(&stack.root)?;
     let chosen = choose(&all, number)?;
     require_images(&stack, chosen)?;

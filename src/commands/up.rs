@@ -3,7 +3,7 @@
 //! Every check that can refuse the deploy runs before anything is written or built.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Result;
 
@@ -36,11 +36,9 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
     let builds = preflight(&planned, target.as_ref())?;
 
     // One deploy at a time per compose project; taken before the first write.
-    let _lock = DeployLock::acquire(
-        &stack.name,
-        Duration::from_secs(opts.lock_timeout),
-        output::lock_wait(opts.lock_timeout),
-    )?;
+    let _lock = DeployLock::acquire(&stack.name, opts.lock_timeout, |notice| {
+        eprintln!("{notice}")
+    })?;
     for rel in atomic::write_changed(&stack.root, &planned.rendered.files())? {
         eprintln!("wrote {rel}");
     }

@@ -216,17 +216,26 @@ mod tests {
                 "healthcheck no health check",
             ),
         ] {
-            // Remove it from the db service only (the second copy).
-            let text = compose("", "");
-            let at = text.rfind(line).expect("line present");
-            let broken = format!("{}{}", &text[..at], &text[at + line.len()..]);
-            let got = errors("", &broken);
-            let want = format!("Error db {expected}");
-            assert!(
-                got.iter().any(|g| g.starts_with(&want)),
-                "expected {want:?} in {got:?}"
-            );
+            assert_caught_without(&compose("", ""), line, expected, |t| errors("", t));
         }
+    }
+
+    /// Removing `line` from the db service (its last copy in `text`) yields the finding
+    /// `Error db <expected>`.
+    fn assert_caught_without(
+        text: &str,
+        line: &str,
+        expected: &str,
+        findings: impl Fn(&str) -> Vec<String>,
+    ) {
+        let at = text.rfind(line).expect("line present");
+        let broken = format!("{}{}", &text[..at], &text[at + line.len()..]);
+        let got = findings(&broken);
+        let want = format!("Error db {expected}");
+        assert!(
+            got.iter().any(|g| g.starts_with(&want)),
+            "expected {want:?} in {got:?}"
+        );
     }
 
     #[test]
@@ -471,15 +480,7 @@ mod tests {
                 "healthcheck no health check",
             ),
         ] {
-            let text = swarm("", "");
-            let at = text.rfind(line).expect("line present");
-            let broken = format!("{}{}", &text[..at], &text[at + line.len()..]);
-            let got = swarm_findings("", &broken);
-            let want = format!("Error db {expected}");
-            assert!(
-                got.iter().any(|g| g.starts_with(&want)),
-                "expected {want:?} in {got:?}"
-            );
+            assert_caught_without(&swarm("", ""), line, expected, |t| swarm_findings("", t));
         }
     }
 

@@ -20,22 +20,24 @@ pub struct DeployLock {
 }
 
 impl DeployLock {
-    /// Takes the lock of compose project `project`, waiting up to `wait` for another
-    /// holder; `on_wait` is told the holder's pid once if it has to wait.
+    /// Takes the lock of compose project `project`, waiting up to `wait_secs` seconds
+    /// for another holder; `on_wait` is handed the notice to show, once, if it has to
+    /// wait.
     pub fn acquire(
         project: &str,
-        wait: Duration,
-        on_wait: impl FnMut(Option<u32>),
+        wait_secs: u64,
+        on_wait: impl FnMut(&str),
     ) -> Result<DeployLock, Error> {
-        DeployLock::acquire_at(&layout::lock_file(project), wait, on_wait)
+        DeployLock::acquire_at(&layout::lock_file(project), wait_secs, on_wait)
     }
 
     /// The same, for a lock file at `path`.
     pub fn acquire_at(
         path: &Path,
-        wait: Duration,
-        mut on_wait: impl FnMut(Option<u32>),
+        wait_secs: u64,
+        mut on_wait: impl FnMut(&str),
     ) -> Result<DeployLock, Error> {
+        let wait = Duration::from_secs(wait_secs);
         let io = |e: std::io::Error| {
             Error::runtime(format!("cannot open `{}`: {e}", path.display()), None)
         };
@@ -59,7 +61,12 @@ impl DeployLock {
                         ));
                     }
                     if !told {
-                        on_wait(holder);
+                        on_wait(&match holder {
+                            Some(pid) => format!(
+                                "waiting up to {wait_secs}s for the deploy lock, held by stackgen pid {pid}"
+                            ),
+                            None => format!("waiting up to {wait_secs}s for the deploy lock"),
+                        });
                         told = true;
                     }
                     std::thread::sleep(Duration::from_millis(200));
@@ -118,12 +125,18 @@ mod tests {
     fn the_deploy_lock_excludes_and_names_the_holder() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("locks/demo.lock");
-        let held = DeployLock::acquire_at(&path, Duration::ZERO, |_| {}).expect("first");
-        let mut waited_for = None;
-        let err = DeployLock::acquire_at(&path, Duration::from_millis(300), |pid| waited_for = pid)
+        let held = DeployLock::acquire_at(&path, 0, |_| {}).expect("first");
+        let mut notice = String::new();
+        let err = DeployLock::acquire_at(&path, 1, |n| notice = n.to_string())
             .err()
             .expect("second must fail");
-        assert_eq!(waited_for, Some(std::process::id()));
+        assert_eq!(
+            notice,
+            format!(
+                "waiting up to 1s for the deploy lock, held by stackgen pid {}",
+                std::process::id()
+            )
+        );
         assert!(
             err.to_string().starts_with(&format!(
                 "another stackgen (pid {}) is deploying",
@@ -132,7 +145,7 @@ mod tests {
             "{err}"
         );
         drop(held);
-        assert!(DeployLock::acquire_at(&path, Duration::ZERO, |_| {}).is_ok());
+        assert!(DeployLock::acquire_at(&path, 0, |_| {}).is_ok());
     }
 
     #[test]
@@ -142,7 +155,7 @@ mod tests {
         std::fs::write(&victim, "keep me").expect("write");
         let path = dir.path().join("demo.lock");
         std::os::unix::fs::symlink(&victim, &path).expect("symlink");
-        assert!(DeployLock::acquire_at(&path, Duration::ZERO, |_| {}).is_err());
+        assert!(DeployLock::acquire_at(&path, 0, |_| {}).is_err());
         assert_eq!(std::fs::read_to_string(&victim).expect("read"), "keep me");
     }
 }
