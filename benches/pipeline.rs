@@ -176,5 +176,5 @@ fn load_validate_hash_render_check(bencher: divan::Bencher, n: usize) {
     let text = synthetic_stack(&root, n);
     bencher
         .counter(ItemsCount::new(n))
-        .bench(|| stackgen::pipeline::plan_text(&root, &text).expect("plan"));
+        .bench(|| stackgen::pipeline::evaluate_text(&root, &text).expect("plan"));
 }

@@ -2,6 +2,10 @@
 //! built service's inputs, render every target's file and the lock, parse what was
 //! rendered once, and check it against the security policy. Reads only: nothing here
 //! writes a file, builds an image or talks to the engine.
+//!
+//! Its outcome is an [`Evaluated`] stack (as Nix evaluates an expression before it
+//! builds anything); "plan" means one thing only: what `up` would do to each service
+//! (`crate::plan`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,7 +19,7 @@ use crate::render::{self, Rendered};
 use crate::stack::{ImageSource, Stack, TargetKind};
 
 /// A stack with its inputs hashed and its files rendered and parsed, nothing written yet.
-pub struct Planned {
+pub struct Evaluated {
     pub stack: Stack,
     pub hashes: BTreeMap<String, ServiceInputs>,
     pub rendered: Rendered,
@@ -26,17 +30,17 @@ pub struct Planned {
 }
 
 /// Load, validate, hash, render, parse, check.
-pub fn plan(dir: &Path) -> Result<Planned> {
-    plan_stack(Stack::load(dir)?)
+pub fn evaluate(dir: &Path) -> Result<Evaluated> {
+    evaluate_stack(Stack::load(dir)?)
 }
 
 /// The same pipeline from stack file text, for `root`'s templates and build contexts.
 /// This is what the fuzz target drives: it must return, never panic, on any text.
-pub fn plan_text(root: &Path, text: &str) -> Result<Planned> {
-    plan_stack(Stack::parse(root, text)?)
+pub fn evaluate_text(root: &Path, text: &str) -> Result<Evaluated> {
+    evaluate_stack(Stack::parse(root, text)?)
 }
 
-fn plan_stack(stack: Stack) -> Result<Planned> {
+fn evaluate_stack(stack: Stack) -> Result<Evaluated> {
     let hashes = hash::hash_stack(&stack)?;
     let rendered = render::render(&stack, &hashes)?;
     let mut documents = BTreeMap::new();
@@ -44,7 +48,7 @@ fn plan_stack(stack: Stack) -> Result<Planned> {
         documents.insert(*target, Document::parse(target.spec().file, text)?);
     }
     let findings = policy::check(&stack, &documents);
-    Ok(Planned {
+    Ok(Evaluated {
         stack,
         hashes,
         rendered,
@@ -53,7 +57,7 @@ fn plan_stack(stack: Stack) -> Result<Planned> {
     })
 }
 
-impl Planned {
+impl Evaluated {
     /// Service -> the image it runs: the content tag of a built service, or the image
     /// stack.toml names. What a generation records for `history` and `gc`.
     pub fn images(&self) -> BTreeMap<String, String> {

@@ -25,7 +25,7 @@ fn fuzz_seeds_and_regressions_end_in_ok_or_bad_input() {
                 continue;
             };
             count += 1;
-            if let Err(err) = stackgen::pipeline::plan_text(project.path(), text) {
+            if let Err(err) = stackgen::pipeline::evaluate_text(project.path(), text) {
                 let code = err.downcast_ref::<Error>().map(Error::exit_code);
                 assert_eq!(code, Some(2), "{}: {err:#}", input.display());
             }
@@ -34,5 +34,5 @@ fn fuzz_seeds_and_regressions_end_in_ok_or_bad_input() {
     assert!(count >= 40, "the seed corpus is in place ({count} inputs)");
     // And the shipped stack itself plans cleanly.
     let shipped = std::fs::read_to_string(repo().join("fuzz/seeds/shipped.toml")).expect("seed");
-    assert!(stackgen::pipeline::plan_text(project.path(), &shipped).is_ok());
+    assert!(stackgen::pipeline::evaluate_text(project.path(), &shipped).is_ok());
 }

@@ -19,8 +19,8 @@ fn render_fixture(case: &str) -> String {
         .status()
         .expect("cp");
     assert!(status.success());
-    let planned = stackgen::pipeline::plan(dir.path()).expect("fixture renders");
-    planned
+    let evaluated = stackgen::pipeline::evaluate(dir.path()).expect("fixture renders");
+    evaluated
         .rendered
         .target(stackgen::stack::TargetKind::Compose)
         .expect("a compose file")

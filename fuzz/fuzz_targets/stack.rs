@@ -45,6 +45,6 @@ fn project() -> &'static Path {
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = stackgen::pipeline::plan_text(project(), text);
+        let _ = stackgen::pipeline::evaluate_text(project(), text);
     }
 });

@@ -13,8 +13,8 @@ fn count(findings: &[Finding], severity: Severity) -> usize {
 }
 
 pub fn run(dir: &Path, json: bool) -> Result<u8> {
-    let planned = pipeline::plan(dir)?;
-    let findings = &planned.findings;
+    let evaluated = pipeline::evaluate(dir)?;
+    let findings = &evaluated.findings;
     let errors = count(findings, Severity::Error);
     let warnings = count(findings, Severity::Warning);
     let relaxed = count(findings, Severity::Relaxed);

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::engine::docker;
 use crate::output::{self, paint};
-use crate::pipeline::{self, Planned};
+use crate::pipeline::{self, Evaluated};
 use crate::plan::{Action, ServicePlan};
 use crate::stack::TargetKind;
 use crate::targets;
@@ -23,15 +23,15 @@ struct DiffReport<'a> {
 }
 
 pub fn run(dir: &Path, exit_code: bool, json: bool, target: Option<TargetKind>) -> Result<u8> {
-    let planned = pipeline::plan(dir)?;
+    let evaluated = pipeline::evaluate(dir)?;
     docker::check_engine()?;
-    let target = targets::open(&planned.stack, planned.stack.target_for(target));
-    let plans = targets::plan(target.as_ref(), &planned)?;
-    let text = file_diff(&planned, target.file(), target.kind());
+    let target = targets::open(&evaluated.stack, evaluated.stack.target_for(target));
+    let plans = targets::plan(target.as_ref(), &evaluated)?;
+    let text = file_diff(&evaluated, target.file(), target.kind());
     let changes = !text.is_empty() || plans.iter().any(|p| p.action != Action::Unchanged);
     if json {
         let report = DiffReport {
-            stack: &planned.stack.name,
+            stack: &evaluated.stack.name,
             changes,
             compose_diff: &text,
             services: &plans,
@@ -50,7 +50,7 @@ pub fn run(dir: &Path, exit_code: bool, json: bool, target: Option<TargetKind>) 
     println!();
     println!(
         "plan for stack `{}` against the running {}:",
-        planned.stack.name,
+        evaluated.stack.name,
         target.words().running
     );
     for p in &plans {
@@ -63,9 +63,9 @@ pub fn run(dir: &Path, exit_code: bool, json: bool, target: Option<TargetKind>) 
 
 /// The unified diff of the committed target file against what would be rendered now;
 /// empty when they are the same. Secrets never appear: the files hold only paths.
-fn file_diff(planned: &Planned, file: &str, kind: TargetKind) -> String {
-    let new = planned.rendered.target(kind).unwrap_or_default();
-    let committed = std::fs::read_to_string(planned.stack.root.join(file)).unwrap_or_default();
+fn file_diff(evaluated: &Evaluated, file: &str, kind: TargetKind) -> String {
+    let new = evaluated.rendered.target(kind).unwrap_or_default();
+    let committed = std::fs::read_to_string(evaluated.stack.root.join(file)).unwrap_or_default();
     if committed == new {
         return String::new();
     }

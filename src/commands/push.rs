@@ -11,8 +11,8 @@ use crate::pipeline;
 use crate::targets::images;
 
 pub fn run(dir: &Path) -> Result<u8> {
-    let planned = pipeline::plan(dir)?;
-    let stack = &planned.stack;
+    let evaluated = pipeline::evaluate(dir)?;
+    let stack = &evaluated.stack;
     let Some(registry) = stack.target.registry.clone() else {
         return Err(Error::input(
             Problem::new("stack.toml: target.registry", "no registry to push to")
@@ -21,13 +21,13 @@ pub fn run(dir: &Path) -> Result<u8> {
         .into());
     };
     docker::check_engine()?;
-    let builds = images::missing(&planned, &docker::local_tags()?);
+    let builds = images::missing(&evaluated, &docker::local_tags()?);
     images::require_base_image(stack, &builds)?;
     images::build_all(&builds)?;
-    let pushed = images::push(&planned, &registry)?;
+    let pushed = images::push(&evaluated, &registry)?;
     eprintln!(
         "{pushed} pushed, {} already in {registry}",
-        planned.hashes.len() - pushed
+        evaluated.hashes.len() - pushed
     );
     Ok(0)
 }

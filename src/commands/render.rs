@@ -9,10 +9,10 @@ use crate::pipeline;
 use crate::state::atomic;
 
 pub fn run(dir: &Path, check: bool) -> Result<u8> {
-    let planned = pipeline::plan(dir)?;
-    let files = planned.rendered.files();
+    let evaluated = pipeline::evaluate(dir)?;
+    let files = evaluated.rendered.files();
     if check {
-        let stale = atomic::stale(&planned.stack.root, &files);
+        let stale = atomic::stale(&evaluated.stack.root, &files);
         if stale.is_empty() {
             eprintln!("generated files are up to date");
             return Ok(0);
@@ -23,7 +23,7 @@ pub fn run(dir: &Path, check: bool) -> Result<u8> {
         )
         .into());
     }
-    let written = atomic::write_changed(&planned.stack.root, &files)?;
+    let written = atomic::write_changed(&evaluated.stack.root, &files)?;
     if written.is_empty() {
         eprintln!("generated files are up to date");
     }

@@ -10,7 +10,7 @@ use anyhow::Result;
 use crate::engine::docker::{self, BuildRequest};
 use crate::error::{Error, Problem};
 use crate::output;
-use crate::pipeline::{self, Planned};
+use crate::pipeline::{self, Evaluated};
 use crate::policy::{Finding, Severity};
 use crate::stack::{Stack, TargetKind};
 use crate::state::generations;
@@ -29,33 +29,33 @@ pub struct UpOptions {
 }
 
 pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
-    let planned = pipeline::plan(dir)?;
-    let stack = &planned.stack;
+    let evaluated = pipeline::evaluate(dir)?;
+    let stack = &evaluated.stack;
     let target = targets::open(stack, stack.target_for(opts.target));
-    enforce_policy(&planned.findings, target.kind(), opts.allow_insecure)?;
-    let builds = preflight(&planned, target.as_ref())?;
+    enforce_policy(&evaluated.findings, target.kind(), opts.allow_insecure)?;
+    let builds = preflight(&evaluated, target.as_ref())?;
 
     // One deploy at a time per compose project; taken before the first write.
     let _lock = DeployLock::acquire(&stack.name, opts.lock_timeout, |notice| {
         eprintln!("{notice}")
     })?;
-    for rel in atomic::write_changed(&stack.root, &planned.rendered.files())? {
+    for rel in atomic::write_changed(&stack.root, &evaluated.rendered.files())? {
         eprintln!("wrote {rel}");
     }
     for name in secrets::ensure(&stack.root, &stack.secrets)? {
         eprintln!("generated secret `{name}` in {}/", layout::SECRETS_DIR);
     }
-    let reused = planned.hashes.len() - builds.len();
+    let reused = evaluated.hashes.len() - builds.len();
     eprintln!("images: {} to build, {reused} up to date", builds.len());
     images::build_all(&builds)?;
 
     let started = Instant::now();
-    let deployed = match target.deploy(&planned) {
+    let deployed = match target.deploy(&evaluated) {
         Ok(deployed) => deployed,
         Err(failure) if !opts.rollback => return Err(failure.into()),
         Err(failure) => return Err(roll_back_after(target.as_ref(), stack, failure)?.into()),
     };
-    let generation = record(&planned)?;
+    let generation = record(&evaluated)?;
     eprintln!(
         "stack `{}` is up{}: {} in {:.1}s (generation {generation})",
         stack.name,
@@ -110,18 +110,18 @@ fn enforce_policy(findings: &[Finding], kind: TargetKind, allow_insecure: bool) 
 /// Everything that can refuse the deploy, before anything is written; returns the
 /// images to build. The engine questions are independent, so they are asked at once:
 /// each `docker` call costs a process start and a round trip.
-fn preflight(planned: &Planned, target: &dyn Target) -> Result<Vec<BuildRequest>> {
+fn preflight(evaluated: &Evaluated, target: &dyn Target) -> Result<Vec<BuildRequest>> {
     let (engine, ready, present) = std::thread::scope(|s| {
         let engine = s.spawn(docker::check_engine);
-        let ready = s.spawn(|| target.preflight(planned));
+        let ready = s.spawn(|| target.preflight(evaluated));
         let present = s.spawn(docker::local_tags);
         (engine.join(), ready.join(), present.join())
     });
     let thread = |_| anyhow::anyhow!("a check thread panicked");
     engine.map_err(thread)??;
     ready.map_err(thread)??;
-    let builds = images::missing(planned, &present.map_err(thread)??);
-    images::require_base_image(&planned.stack, &builds)?;
+    let builds = images::missing(evaluated, &present.map_err(thread)??);
+    images::require_base_image(&evaluated.stack, &builds)?;
     Ok(builds)
 }
 
@@ -154,9 +154,9 @@ fn roll_back_after(target: &dyn Target, stack: &Stack, failure: Error) -> Result
 
 /// Records a new generation, unless this deploy is exactly the current one again (as a
 /// Nix profile does not grow when nothing changed). Returns the current number.
-fn record(planned: &Planned) -> Result<u32> {
-    let root = &planned.stack.root;
-    let files = planned.rendered.by_file_name();
+fn record(evaluated: &Evaluated) -> Result<u32> {
+    let root = &evaluated.stack.root;
+    let files = evaluated.rendered.by_file_name();
     if let Some(current) = generations::current(root)?
         && current.files(root).is_ok_and(|old| {
             old.iter()
@@ -166,5 +166,5 @@ fn record(planned: &Planned) -> Result<u32> {
     {
         return Ok(current.number);
     }
-    Ok(generations::record(root, &files, planned.images())?.number)
+    Ok(generations::record(root, &files, evaluated.images())?.number)
 }

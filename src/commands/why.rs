@@ -12,10 +12,10 @@ use crate::stack::TargetKind;
 use crate::targets;
 
 pub fn run(dir: &Path, service: &str, json: bool, target: Option<TargetKind>) -> Result<u8> {
-    let planned = pipeline::plan(dir)?;
+    let evaluated = pipeline::evaluate(dir)?;
     docker::check_engine()?;
-    let target = targets::open(&planned.stack, planned.stack.target_for(target));
-    let plans = targets::plan(target.as_ref(), &planned)?;
+    let target = targets::open(&evaluated.stack, evaluated.stack.target_for(target));
+    let plans = targets::plan(target.as_ref(), &evaluated)?;
     let Some(p) = plans.iter().find(|p| p.service == service) else {
         let known: Vec<&str> = plans.iter().map(|p| p.service.as_str()).collect();
         return Err(Error::input(

@@ -10,7 +10,7 @@ use anyhow::Result;
 use crate::document::Document;
 use crate::engine::docker::{self, CONFIG_HASH_LABEL, Container, Project};
 use crate::error::Error;
-use crate::pipeline::Planned;
+use crate::pipeline::Evaluated;
 use crate::plan::{Desired, Observed, PlanInputs, Previous};
 use crate::render::{self, HASH_LABEL};
 use crate::stack::{Stack, TargetKind};
@@ -36,12 +36,12 @@ impl Target for Compose<'_> {
         &WORDS
     }
 
-    fn preflight(&self, _planned: &Planned) -> Result<()> {
+    fn preflight(&self, _planned: &Evaluated) -> Result<()> {
         let ours = docker::published_host_ports(&self.stack.name)?;
         check_host_ports(self.stack, &ours)
     }
 
-    fn deploy(&self, _planned: &Planned) -> Result<Deployed, Error> {
+    fn deploy(&self, _planned: &Evaluated) -> Result<Deployed, Error> {
         let project = self.project(&self.stack.root.join(self.file()));
         let services: Vec<String> = self.stack.services.keys().cloned().collect();
         let running = self.deploy_and_wait(&project, &services)?;
@@ -55,9 +55,9 @@ impl Target for Compose<'_> {
         Ok(self.deployed(services.len(), &running))
     }
 
-    fn observe(&self, planned: &Planned) -> Result<PlanInputs> {
+    fn observe(&self, evaluated: &Evaluated) -> Result<PlanInputs> {
         Ok(PlanInputs {
-            desired: self.desired(planned)?,
+            desired: self.desired(evaluated)?,
             observed: docker::containers(&self.stack.name)?
                 .iter()
                 .map(observed)
@@ -169,13 +169,13 @@ impl Compose<'_> {
         )
     }
 
-    fn desired(&self, planned: &Planned) -> Result<BTreeMap<String, Desired>> {
-        let text = planned
+    fn desired(&self, evaluated: &Evaluated) -> Result<BTreeMap<String, Desired>> {
+        let text = evaluated
             .rendered
             .target(TargetKind::Compose)
             .unwrap_or_default();
         let hashes = self.config_hashes(text)?;
-        let configs = planned
+        let configs = evaluated
             .documents
             .get(&TargetKind::Compose)
             .map(Document::services);
@@ -190,7 +190,7 @@ impl Compose<'_> {
                     .unwrap_or_default();
                 let want = Desired {
                     image: config["image"].as_str().unwrap_or("").to_string(),
-                    inputs: planned.hashes.get(name).cloned(),
+                    inputs: evaluated.hashes.get(name).cloned(),
                     config_hash: hashes.get(name).cloned().unwrap_or_default(),
                     config,
                 };

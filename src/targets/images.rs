@@ -9,15 +9,15 @@ use anyhow::Result;
 
 use crate::engine::docker::{self, BuildRequest};
 use crate::error::Error;
-use crate::pipeline::Planned;
+use crate::pipeline::Evaluated;
 use crate::render;
 use crate::stack::{ImageSource, Stack};
 
 /// The built services whose content-addressed tag is not in `present`.
-pub fn missing(planned: &Planned, present: &BTreeSet<String>) -> Vec<BuildRequest> {
-    let stack = &planned.stack;
+pub fn missing(evaluated: &Evaluated, present: &BTreeSet<String>) -> Vec<BuildRequest> {
+    let stack = &evaluated.stack;
     let mut builds = Vec::new();
-    for (name, inputs) in &planned.hashes {
+    for (name, inputs) in &evaluated.hashes {
         let tag = render::image_tag(&stack.name, name, inputs);
         if present.contains(&tag) {
             continue;
@@ -104,10 +104,10 @@ pub fn build_all(builds: &[BuildRequest]) -> Result<()> {
 }
 
 /// Pushes each built image the registry lacks, by tag; returns how many were pushed.
-pub fn push(planned: &Planned, registry: &str) -> Result<usize> {
+pub fn push(evaluated: &Evaluated, registry: &str) -> Result<usize> {
     let mut pushed = 0;
-    for (name, inputs) in &planned.hashes {
-        let local = render::image_tag(&planned.stack.name, name, inputs);
+    for (name, inputs) in &evaluated.hashes {
+        let local = render::image_tag(&evaluated.stack.name, name, inputs);
         let remote = format!("{registry}/{local}");
         if docker::registry_has(&remote)? {
             eprintln!("{name}: {remote} is already in the registry");

@@ -6,7 +6,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::pipeline::Planned;
+use crate::pipeline::Evaluated;
 use crate::plan::PlanInputs;
 use crate::stack::TargetKind;
 use crate::state::generations::Generation;
@@ -25,19 +25,19 @@ pub trait Target: Sync {
 
     /// Checks that can refuse a deploy before anything is written or built (the engine
     /// itself is checked by the caller): host ports free, swarm active, and so on.
-    fn preflight(&self, planned: &Planned) -> Result<()>;
+    fn preflight(&self, evaluated: &Evaluated) -> Result<()>;
 
     /// Deploys the rendered files (already written, images built) and waits until every
     /// service is ready. On failure the error names the failing services with their logs;
     /// what was switched over stays as it is (the caller may roll back).
-    fn deploy(&self, planned: &Planned) -> Result<Deployed, Error>;
+    fn deploy(&self, evaluated: &Evaluated) -> Result<Deployed, Error>;
 
     /// Deploys a recorded generation again, without building.
     fn activate_generation(&self, generation: &Generation) -> Result<Deployed, Error>;
 
     /// What a plan compares: each service as rendered now, as it runs, and as the current
     /// generation deployed it.
-    fn observe(&self, planned: &Planned) -> Result<PlanInputs>;
+    fn observe(&self, evaluated: &Evaluated) -> Result<PlanInputs>;
 
     /// One row per service of the generated file, and one per orphan.
     fn status(&self) -> Result<Vec<StatusRow>>;

@@ -12,7 +12,7 @@ pub use interface::{Deployed, StatusRow, Target, Words};
 
 use anyhow::Result;
 
-use crate::pipeline::Planned;
+use crate::pipeline::Evaluated;
 use crate::plan::{self, ServicePlan};
 use crate::stack::{Stack, TargetKind};
 
@@ -25,8 +25,8 @@ pub fn open(stack: &Stack, kind: TargetKind) -> Box<dyn Target + '_> {
 }
 
 /// What `up` would do to each service on `target`, and why.
-pub fn plan(target: &dyn Target, planned: &Planned) -> Result<Vec<ServicePlan>> {
-    let inputs = target.observe(planned)?;
+pub fn plan(target: &dyn Target, evaluated: &Evaluated) -> Result<Vec<ServicePlan>> {
+    let inputs = target.observe(evaluated)?;
     Ok(plan::plan(
         &inputs.desired,
         &inputs.observed,

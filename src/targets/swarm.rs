@@ -11,7 +11,7 @@ use sha2::Digest;
 use crate::document::Document;
 use crate::engine::docker::{self, SwarmService};
 use crate::error::{Error, Problem};
-use crate::pipeline::Planned;
+use crate::pipeline::Evaluated;
 use crate::plan::{Desired, Observed, PlanInputs, Previous};
 use crate::render;
 use crate::stack::{Stack, TargetKind};
@@ -38,9 +38,9 @@ impl Target for Swarm<'_> {
         &WORDS
     }
 
-    fn preflight(&self, planned: &Planned) -> Result<()> {
+    fn preflight(&self, evaluated: &Evaluated) -> Result<()> {
         if self.stack.target.registry.is_none()
-            || !planned.documents.contains_key(&TargetKind::Swarm)
+            || !evaluated.documents.contains_key(&TargetKind::Swarm)
         {
             return Err(Error::input(
                 Problem::new(
@@ -61,13 +61,13 @@ impl Target for Swarm<'_> {
         Ok(())
     }
 
-    fn deploy(&self, planned: &Planned) -> Result<Deployed, Error> {
+    fn deploy(&self, evaluated: &Evaluated) -> Result<Deployed, Error> {
         let plumbing = |e: anyhow::Error| match e.downcast::<Error>() {
             Ok(e) => e,
             Err(e) => Error::runtime(format!("{e:#}"), None),
         };
         if let Some(registry) = &self.stack.target.registry {
-            images::push(planned, registry).map_err(plumbing)?;
+            images::push(evaluated, registry).map_err(plumbing)?;
         }
         let file = self.stack.root.join(self.file());
         let ok = docker::stack_deploy(&self.stack.name, &file, self.stack.wait_timeout)
@@ -105,8 +105,8 @@ impl Target for Swarm<'_> {
         self.deployed(generation.images.len()).map_err(plumbing)
     }
 
-    fn observe(&self, planned: &Planned) -> Result<PlanInputs> {
-        let doc = planned.documents.get(&TargetKind::Swarm).ok_or_else(|| {
+    fn observe(&self, evaluated: &Evaluated) -> Result<PlanInputs> {
+        let doc = evaluated.documents.get(&TargetKind::Swarm).ok_or_else(|| {
             Error::input(
                 Problem::new(
                     "stack.toml: target.registry",
@@ -115,7 +115,7 @@ impl Target for Swarm<'_> {
                 .hint("add `[target] registry = \"host:port\"` to render generated/stack.yml"),
             )
         })?;
-        let desired = self.desired(planned, doc);
+        let desired = self.desired(evaluated, doc);
         let previous = self.previous()?;
         let observed = docker::stack_services(&self.stack.name)?
             .iter()
@@ -272,7 +272,7 @@ impl Swarm<'_> {
             .collect())
     }
 
-    fn desired(&self, planned: &Planned, doc: &Document) -> BTreeMap<String, Desired> {
+    fn desired(&self, evaluated: &Evaluated, doc: &Document) -> BTreeMap<String, Desired> {
         self.stack
             .services
             .keys()
@@ -280,7 +280,7 @@ impl Swarm<'_> {
                 let config = doc.services().get(name).cloned().unwrap_or_default();
                 let want = Desired {
                     image: config["image"].as_str().unwrap_or("").to_string(),
-                    inputs: planned.hashes.get(name).cloned(),
+                    inputs: evaluated.hashes.get(name).cloned(),
                     config_hash: config_digest(&config),
                     config,
                 };
