@@ -71,14 +71,6 @@ impl Document {
     pub fn image(&self, service: &str) -> Option<&str> {
         self.services.get(service)?["image"].as_str()
     }
-
-    /// Service -> image, for every service that names one.
-    pub fn images(&self) -> BTreeMap<String, String> {
-        self.services
-            .iter()
-            .filter_map(|(name, config)| Some((name.clone(), config["image"].as_str()?.into())))
-            .collect()
-    }
 }
 
 /// A YAML node as JSON, for comparing and printing service configs.
@@ -123,7 +115,7 @@ mod tests {
         .expect("yaml");
         assert_eq!(doc.image("a"), Some("s/a:1"));
         assert_eq!(doc.services()["a"]["cpus"], serde_json::json!(0.5));
-        assert_eq!(doc.images().len(), 1);
+        assert_eq!(doc.image("b"), None);
     }
 
     #[test]

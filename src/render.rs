@@ -59,17 +59,6 @@ impl Rendered {
             .map(|(rel, text)| (layout::file_name(rel), text))
             .collect()
     }
-
-    /// The files of a recorded generation (by file name) read back as rendered output;
-    /// `None` when its lock is missing.
-    pub fn from_files(files: &BTreeMap<String, String>) -> Option<Rendered> {
-        let lock = files.get(layout::file_name(layout::LOCK_FILE))?.clone();
-        let targets = TargetKind::ALL
-            .into_iter()
-            .filter_map(|t| Some((t, files.get(layout::file_name(t.spec().file))?.clone())))
-            .collect();
-        Some(Rendered { lock, targets })
-    }
 }
 
 /// Image tag for a built service: `<stack>/<service>:<first 12 hex of its input hash>`.

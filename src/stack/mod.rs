@@ -26,7 +26,6 @@ mod validate;
 
 pub use kind::{Kind, Role};
 pub use model::{Healthcheck, ImageSource, Security, Service, Stack, TargetConfig};
-pub use syntax::{is_dns_label, is_image_reference};
 pub use target::{TargetKind, TargetSpec};
 
 impl Stack {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::stack::kind::{Kind, Role};
+use crate::stack::kind::Kind;
 use crate::stack::target::TargetKind;
 
 /// A validated stack. Every path in it is inside the project and exists.
@@ -119,14 +119,6 @@ impl Stack {
     /// The target a command acts on: `--target`, else stack.toml's `[target] default`.
     pub fn target_for(&self, flag: Option<TargetKind>) -> TargetKind {
         flag.unwrap_or(self.target.default)
-    }
-
-    /// The role of a service's kind; `App` for a name that is not a service.
-    pub fn role(&self, service: &str) -> Role {
-        self.services
-            .get(service)
-            .and_then(|s| self.kinds.get(&s.kind))
-            .map_or(Role::App, |k| k.role)
     }
 }
 

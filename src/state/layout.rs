@@ -40,11 +40,6 @@ pub fn kind_dir(kind: &str) -> String {
     format!("{KINDS_DIR}/{kind}")
 }
 
-/// The template name (relative to `templates/`) of a kind's partial for one target.
-pub fn kind_partial(kind: &str, partial: &str) -> String {
-    format!("kinds/{kind}/{partial}")
-}
-
 pub fn secret_file(root: &Path, name: &str) -> PathBuf {
     root.join(SECRETS_DIR).join(name)
 }
@@ -84,10 +79,7 @@ mod tests {
     fn names() {
         assert_eq!(file_name(COMPOSE_FILE), "docker-compose.yml");
         assert_eq!(file_name("x"), "x");
-        assert_eq!(
-            kind_partial("postgres", "swarm.yml.j2"),
-            "kinds/postgres/swarm.yml.j2"
-        );
+        assert_eq!(kind_dir("postgres"), "templates/kinds/postgres");
         assert_eq!(
             secret_from_generated("db_password"),
             "../.stackgen/secrets/db_password"
