@@ -371,21 +371,17 @@ pub fn push(local: &str, remote: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// `docker stack deploy --detach=false`: waits until every service converged (or was
-/// rolled back by Swarm), at most `timeout` seconds. Its progress goes to our stderr.
-/// Returns whether it finished in time and succeeded.
-pub fn stack_deploy(name: &str, file: &Path, timeout: u32) -> Result<bool> {
-    let file = file.display().to_string();
-    let args = strings(&[
-        "stack",
-        "deploy",
-        "--detach=false",
-        "--prune",
-        "--compose-file",
-        &file,
-        name,
-    ]);
+/// `docker stack deploy --detach=false` of a stack file given as text, with its relative
+/// paths resolved against `dir`: the file is read from stdin, for which the CLI resolves
+/// them against its working folder (for a file on disk it would use the file's own
+/// folder, which for a generation's copy is the wrong one). Waits until every service
+/// converged (or was rolled back by Swarm), at most `timeout` seconds; its progress goes
+/// to our stderr. Returns whether it finished in time and succeeded.
+pub fn stack_deploy(name: &str, stack_file: &str, dir: &Path, timeout: u32) -> Result<bool> {
+    let args = stack_deploy_args(name);
     let handle = docker_cmd(args)
+        .dir(dir)
+        .stdin_bytes(stack_file.as_bytes().to_vec())
         .stdout_to_stderr()
         .unchecked()
         .start()
@@ -406,6 +402,18 @@ pub fn stack_deploy(name: &str, file: &Path, timeout: u32) -> Result<bool> {
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+}
+
+pub fn stack_deploy_args(name: &str) -> Vec<String> {
+    strings(&[
+        "stack",
+        "deploy",
+        "--detach=false",
+        "--prune",
+        "--compose-file",
+        "-",
+        name,
+    ])
 }
 
 pub fn stack_rm(name: &str) -> Result<bool> {
@@ -671,6 +679,14 @@ mod tests {
              /p/generated/docker-compose.yml down --remove-orphans"
         );
         assert!(p.down_args(true).ends_with(&["--volumes".to_string()]));
+    }
+
+    #[test]
+    fn stack_deploy_reads_the_file_from_stdin() {
+        assert_eq!(
+            stack_deploy_args("demo").join(" "),
+            "stack deploy --detach=false --prune --compose-file - demo"
+        );
     }
 
     #[test]

@@ -69,9 +69,11 @@ impl Target for Swarm<'_> {
         if let Some(registry) = &self.stack.target.registry {
             images::push(evaluated, registry).map_err(plumbing)?;
         }
-        let file = self.stack.root.join(self.file());
-        let ok = docker::stack_deploy(&self.stack.name, &file, self.stack.wait_timeout)
-            .map_err(plumbing)?;
+        let text = evaluated
+            .rendered
+            .target(TargetKind::Swarm)
+            .unwrap_or_default();
+        let ok = self.stack_deploy(text).map_err(plumbing)?;
         let services = docker::stack_services(&self.stack.name).map_err(plumbing)?;
         for s in &services {
             let update = if s.update_state.is_empty() {
@@ -91,15 +93,13 @@ impl Target for Swarm<'_> {
     fn activate_generation(&self, generation: &Generation) -> Result<Deployed, Error> {
         let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
         let file = generation.file(&self.stack.root, layout::file_name(self.file()));
-        if !file.is_file() {
+        let Ok(text) = std::fs::read_to_string(&file) else {
             return Err(Error::runtime(
                 format!("generation {} has no swarm stack file", generation.number),
                 Some("it was deployed before the stack had a `[target] registry`".into()),
             ));
-        }
-        if !docker::stack_deploy(&self.stack.name, &file, self.stack.wait_timeout)
-            .map_err(plumbing)?
-        {
+        };
+        if !self.stack_deploy(&text).map_err(plumbing)? {
             return Err(Error::runtime("`docker stack deploy` failed", None));
         }
         self.deployed(generation.images.len()).map_err(plumbing)
@@ -213,6 +213,17 @@ impl Target for Swarm<'_> {
 }
 
 impl Swarm<'_> {
+    /// `docker stack deploy` of a stack file's text (the generated one or a generation's
+    /// copy); its relative paths point from `generated/`, where the file is rendered for.
+    fn stack_deploy(&self, text: &str) -> Result<bool> {
+        docker::stack_deploy(
+            &self.stack.name,
+            text,
+            &self.stack.root.join(layout::GENERATED_DIR),
+            self.stack.wait_timeout,
+        )
+    }
+
     /// A deploy converged when `docker stack deploy` finished, every service runs all its
     /// replicas, and Swarm rolled no update back.
     fn check_converged(&self, ok: bool, services: &[SwarmService]) -> Result<(), Error> {
