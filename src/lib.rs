@@ -1,9 +1,11 @@
 //! stackgen: `stack.toml` + templates -> content-hashed files for each deploy target ->
 //! `docker compose up --wait` (one host) or `docker stack deploy` (a swarm).
 //!
-//! Map of the modules, from the command line down:
-//! - [`cli`]: the command line (clap derive only);
+//! Map of the modules, from the command line down. Imports only point down this list
+//! (the order of `LAYERS` in `tests/structure.rs`, which checks it, and that no two files
+//! import each other in a loop); no function is longer than 100 lines (clippy).
 //! - [`commands`]: one file per command: options in, call the pipeline or a target, print;
+//! - [`cli`]: the command line (clap derive only);
 //! - [`output`]: colour, diff lines, URLs: what commands print besides errors;
 //! - [`targets`]: the deploy targets behind one trait (`compose`, `swarm`), and the
 //!   images every target needs built;
@@ -16,13 +18,11 @@
 //! - [`hash`]: per-service input hashing that names every image;
 //! - [`stack`]: `stack.toml` parsed and validated into the checked `Stack`; kinds and
 //!   the targets as data;
-//! - [`engine`]: `docker` (the only code that talks to the engine) and `git`;
 //! - [`state`]: atomic writes, generations, the deploy lock, secrets; `layout` names
 //!   every path;
+//! - [`engine`]: `docker` (the only code that talks to the engine) and `git`;
 //! - [`error`]: typed errors and their exit codes.
 //!
-//! Imports only point down this list (no module imports one above it), and no function
-//! is longer than 100 lines: `tests/structure.rs` and clippy check both.
 //! [`run`] is the one place that prints errors and picks the exit code.
 #![deny(clippy::too_many_lines)]
 

@@ -7,12 +7,12 @@
 //! Relaxations are allowed only where `stack.toml` asks for them
 //! (`[services.<name>.security]`); they are reported as `relaxed`, never silently.
 //!
-//! - [`finding`]: `Severity`, `Finding` and the collector the rules report into;
-//! - [`rules`]: the rules over each service of a target file (and over the file), one
+//! - `finding`: `Severity`, `Finding` and the collector the rules report into;
+//! - `rules`: the rules over each service of a target file (and over the file), one
 //!   small function each, and for each how it reads the Swarm file;
-//! - [`dockerfile`]: the checks of each built service's Dockerfile and build args;
-//! - [`file`]: a target file and its services as the rules see them;
-//! - [`yaml`], [`names`]: small readers the rules share.
+//! - `dockerfile`: the checks of each built service's Dockerfile and build args;
+//! - `file`: a target file and its services as the rules see them;
+//! - `yaml`, `names`: small readers the rules share.
 
 mod dockerfile;
 mod file;
