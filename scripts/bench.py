@@ -63,6 +63,12 @@ def main():
         if mine:
             subprocess.run(["docker", "rmi", "--force", *mine], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
+        # stackgen's deploy lock for this one-off project (see src/state/lock.rs).
+        lock_dir = os.environ.get("STACKGEN_LOCK_DIR", "/tmp/stackgen-locks")
+        try:
+            os.remove(os.path.join(lock_dir, f"{name}.lock"))
+        except FileNotFoundError:
+            pass
 
 
 def run(work, name, proj, compose):
