@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::document::Document;
 use crate::hash::ServiceInputs;
+use crate::render;
 
 /// What a plan compares, as a target gathers it.
 #[derive(Debug, Clone, Default)]
@@ -122,6 +124,53 @@ impl ServicePlan {
         out.extend(self.reasons.iter().map(|r| format!("    {r}")));
         out
     }
+}
+
+/// Each declared service as it would be deployed now: its config in the target's
+/// rendered `doc` (empty without one), its build inputs, and the target's hash of it.
+pub fn desired<'a>(
+    services: impl IntoIterator<Item = &'a String>,
+    doc: Option<&Document>,
+    inputs: &BTreeMap<String, ServiceInputs>,
+    config_hashes: &BTreeMap<String, String>,
+) -> BTreeMap<String, Desired> {
+    services
+        .into_iter()
+        .map(|name| {
+            let config = doc
+                .and_then(|d| d.services().get(name))
+                .cloned()
+                .unwrap_or_default();
+            let want = Desired {
+                image: config["image"].as_str().unwrap_or("").to_string(),
+                inputs: inputs.get(name).cloned(),
+                config_hash: config_hashes.get(name).cloned().unwrap_or_default(),
+                config,
+            };
+            (name.clone(), want)
+        })
+        .collect()
+}
+
+/// Each service of a generation's copy of the target file (`doc`), with the inputs its
+/// lock records and the target's hash of its config.
+pub fn previous(
+    doc: &Document,
+    lock: Option<&str>,
+    config_hashes: &BTreeMap<String, String>,
+) -> BTreeMap<String, Previous> {
+    let mut inputs = lock.and_then(render::parse_lock).unwrap_or_default();
+    doc.services()
+        .iter()
+        .map(|(name, config)| {
+            let prev = Previous {
+                config_hash: config_hashes.get(name).cloned().unwrap_or_default(),
+                config: config.clone(),
+                inputs: inputs.remove(name),
+            };
+            (name.clone(), prev)
+        })
+        .collect()
 }
 
 /// The plan for every declared and every running service, sorted by service name.

@@ -11,11 +11,12 @@ use crate::document::Document;
 use crate::engine::docker::{self, CONFIG_HASH_LABEL, Container, Project};
 use crate::error::Error;
 use crate::pipeline::Evaluated;
-use crate::plan::{Desired, Observed, PlanInputs, Previous};
-use crate::render::{self, HASH_LABEL};
+use crate::plan::{self, Desired, Observed, PlanInputs, Previous};
+use crate::render::HASH_LABEL;
 use crate::stack::{Stack, TargetKind};
-use crate::state::generations::{self, Generation};
+use crate::state::generations::Generation;
 use crate::state::layout;
+use crate::targets::generation;
 use crate::targets::interface::{Deployed, StatusRow, Target, Words};
 
 pub struct Compose<'a> {
@@ -170,61 +171,24 @@ impl Compose<'_> {
     }
 
     fn desired(&self, evaluated: &Evaluated) -> Result<BTreeMap<String, Desired>> {
-        let text = evaluated
-            .rendered
-            .target(TargetKind::Compose)
-            .unwrap_or_default();
-        let hashes = self.config_hashes(text)?;
-        let configs = evaluated
-            .documents
-            .get(&TargetKind::Compose)
-            .map(Document::services);
-        Ok(self
-            .stack
-            .services
-            .keys()
-            .map(|name| {
-                let config = configs
-                    .and_then(|c| c.get(name))
-                    .cloned()
-                    .unwrap_or_default();
-                let want = Desired {
-                    image: config["image"].as_str().unwrap_or("").to_string(),
-                    inputs: evaluated.hashes.get(name).cloned(),
-                    config_hash: hashes.get(name).cloned().unwrap_or_default(),
-                    config,
-                };
-                (name.clone(), want)
-            })
-            .collect())
+        let kind = TargetKind::Compose;
+        let hashes = self.config_hashes(evaluated.rendered.target(kind).unwrap_or_default())?;
+        Ok(plan::desired(
+            self.stack.services.keys(),
+            evaluated.documents.get(&kind),
+            &evaluated.hashes,
+            &hashes,
+        ))
     }
 
     /// The current generation (the last successful `up` or `rollback`), when there is one.
     fn previous(&self) -> Result<BTreeMap<String, Previous>> {
-        let Some(current) = generations::current(&self.stack.root)? else {
+        let Some(current) = generation::current(&self.stack.root, self.file())? else {
             return Ok(BTreeMap::new());
         };
-        let files = current.files(&self.stack.root)?;
-        let compose = files
-            .get(layout::file_name(self.file()))
-            .map_or("", String::as_str);
-        let hashes = self.config_hashes(compose)?;
-        let mut inputs = files
-            .get(layout::file_name(layout::LOCK_FILE))
-            .and_then(|lock| render::parse_lock(lock))
-            .unwrap_or_default();
-        Ok(Document::parse_lenient(compose)
-            .services()
-            .iter()
-            .map(|(name, config)| {
-                let prev = Previous {
-                    config_hash: hashes.get(name).cloned().unwrap_or_default(),
-                    config: config.clone(),
-                    inputs: inputs.remove(name),
-                };
-                (name.clone(), prev)
-            })
-            .collect())
+        let hashes = self.config_hashes(&current.text)?;
+        let doc = Document::parse_lenient(&current.text);
+        Ok(plan::previous(&doc, current.lock.as_deref(), &hashes))
     }
 
     /// `up --wait` with `project`, then reads the state back; on failure shows each

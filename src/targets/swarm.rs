@@ -12,13 +12,12 @@ use crate::document::Document;
 use crate::engine::docker::{self, SwarmService};
 use crate::error::{Error, Problem};
 use crate::pipeline::Evaluated;
-use crate::plan::{Desired, Observed, PlanInputs, Previous};
-use crate::render;
+use crate::plan::{self, Desired, Observed, PlanInputs, Previous};
 use crate::stack::{Stack, TargetKind};
-use crate::state::generations::{self, Generation};
+use crate::state::generations::Generation;
 use crate::state::layout;
-use crate::targets::images;
 use crate::targets::interface::{Deployed, StatusRow, Target, Words};
+use crate::targets::{generation, images};
 
 pub struct Swarm<'a> {
     pub stack: &'a Stack,
@@ -284,54 +283,39 @@ impl Swarm<'_> {
     }
 
     fn desired(&self, evaluated: &Evaluated, doc: &Document) -> BTreeMap<String, Desired> {
-        self.stack
-            .services
-            .keys()
-            .map(|name| {
-                let config = doc.services().get(name).cloned().unwrap_or_default();
-                let want = Desired {
-                    image: config["image"].as_str().unwrap_or("").to_string(),
-                    inputs: evaluated.hashes.get(name).cloned(),
-                    config_hash: config_digest(&config),
-                    config,
-                };
-                (name.clone(), want)
-            })
-            .collect()
+        let hashes = config_digests(doc);
+        plan::desired(
+            self.stack.services.keys(),
+            Some(doc),
+            &evaluated.hashes,
+            &hashes,
+        )
     }
 
     /// The current generation's `stack.yml` (the last swarm deploy), when there is one.
     fn previous(&self) -> Result<BTreeMap<String, Previous>> {
-        let Some(current) = generations::current(&self.stack.root)? else {
+        let Some(current) = generation::current(&self.stack.root, self.file())? else {
             return Ok(BTreeMap::new());
         };
-        let files = current.files(&self.stack.root)?;
-        let Some(text) = files.get(layout::file_name(self.file())) else {
-            return Ok(BTreeMap::new());
-        };
-        let mut inputs = files
-            .get(layout::file_name(layout::LOCK_FILE))
-            .and_then(|lock| render::parse_lock(lock))
-            .unwrap_or_default();
-        Ok(Document::parse_lenient(text)
-            .services()
-            .iter()
-            .map(|(name, config)| {
-                let prev = Previous {
-                    config_hash: config_digest(config),
-                    inputs: inputs.remove(name),
-                    config: config.clone(),
-                };
-                (name.clone(), prev)
-            })
-            .collect())
+        let doc = Document::parse_lenient(&current.text);
+        Ok(plan::previous(
+            &doc,
+            current.lock.as_deref(),
+            &config_digests(&doc),
+        ))
     }
 }
 
 /// Swarm has no config hash like compose's; a service's config is compared by the digest
 /// of its rendered config instead.
-fn config_digest(config: &serde_json::Value) -> String {
-    crate::hash::hex(&sha2::Sha256::digest(config.to_string().as_bytes()))
+fn config_digests(doc: &Document) -> BTreeMap<String, String> {
+    doc.services()
+        .iter()
+        .map(|(name, config)| {
+            let digest = crate::hash::hex(&sha2::Sha256::digest(config.to_string().as_bytes()));
+            (name.clone(), digest)
+        })
+        .collect()
 }
 
 /// A swarm service as the plan sees it. Swarm labels no service with the inputs or config
