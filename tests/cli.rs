@@ -183,22 +183,14 @@ fn shipped_stack_passes_the_security_check() {
     );
 }
 
-#[test]
-fn a_template_that_breaks_the_policy_is_caught_and_up_refuses_it() {
-    let project = TestProject::shipped();
-    let t = project.read("templates/kinds/python-web/compose.yml.j2");
-    project.write(
-        "templates/kinds/python-web/compose.yml.j2",
-        &t.replace(
-            "    pids_limit: 128\n",
-            "    pids_limit: 128\n    privileged: true\n",
-        ),
-    );
+/// `stackgen check --json` of a project with exactly two errors: each one as
+/// `target service key message`.
+fn check_json_errors(project: &TestProject) -> Vec<String> {
     let out = project.stackgen(&["check", "--json"]);
     assert_exit(&out, 1);
     let report: serde_json::Value = serde_json::from_str(&common::stdout(&out)).expect("json");
     assert_eq!(report["errors"], 2);
-    let errors: Vec<String> = report["findings"]
+    report["findings"]
         .as_array()
         .expect("findings")
         .iter()
@@ -209,7 +201,25 @@ fn a_template_that_breaks_the_policy_is_caught_and_up_refuses_it() {
                 f["target"], f["service"], f["key"], f["message"]
             )
         })
-        .collect();
+        .collect()
+}
+
+/// Adds `privileged: true` to a partial of the python-web kind, before `before`.
+fn make_privileged(project: &TestProject, partial: &str, before: &str) {
+    let path = format!("templates/kinds/python-web/{partial}");
+    let t = project.read(&path);
+    assert!(t.contains(before), "{t}");
+    project.write(
+        &path,
+        &t.replacen(before, &format!("    privileged: true\n{before}"), 1),
+    );
+}
+
+#[test]
+fn a_template_that_breaks_the_policy_is_caught_and_up_refuses_it() {
+    let project = TestProject::shipped();
+    make_privileged(&project, "compose.yml.j2", "    healthcheck:\n");
+    let errors = check_json_errors(&project);
     assert_eq!(
         errors,
         [
@@ -237,33 +247,8 @@ fn a_template_that_breaks_the_policy_is_caught_and_up_refuses_it() {
 #[test]
 fn a_swarm_template_that_breaks_the_policy_is_caught() {
     let project = TestProject::shipped();
-    let partial = "templates/kinds/python-web/swarm.yml.j2";
-    let t = project.read(partial);
-    assert!(t.contains("    healthcheck:\n"), "{t}");
-    project.write(
-        partial,
-        &t.replacen(
-            "    healthcheck:\n",
-            "    privileged: true\n    healthcheck:\n",
-            1,
-        ),
-    );
-    let out = project.stackgen(&["check", "--json"]);
-    assert_exit(&out, 1);
-    let report: serde_json::Value = serde_json::from_str(&common::stdout(&out)).expect("json");
-    assert_eq!(report["errors"], 2);
-    let errors: Vec<String> = report["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|f| f["severity"] == "error")
-        .map(|f| {
-            format!(
-                "{} {} {} {}",
-                f["target"], f["service"], f["key"], f["message"]
-            )
-        })
-        .collect();
+    make_privileged(&project, "swarm.yml.j2", "    healthcheck:\n");
+    let errors = check_json_errors(&project);
     assert_eq!(
         errors,
         [
