@@ -97,6 +97,25 @@ impl Action {
     }
 }
 
+/// How a changed service is replaced, where the target tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rollout {
+    /// The new container starts beside the old one; the old one drains, then stops.
+    StartFirst,
+    /// The old container stops before the new one starts: the service is down meanwhile.
+    StopFirst,
+}
+
+impl Rollout {
+    pub fn words(self) -> &'static str {
+        match self {
+            Rollout::StartFirst => "replace (start-first)",
+            Rollout::StopFirst => "recreate (stop-first: downtime expected)",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServicePlan {
     pub service: String,
@@ -107,6 +126,9 @@ pub struct ServicePlan {
     /// Why: changed input files (`+ path`, `- path`, `~ path`), build args, base image,
     /// or changed compose keys (`environment.MODE`).
     pub reasons: Vec<String>,
+    /// How `up` replaces it, for a rebuild or recreate where the target tells.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
 }
 
 impl ServicePlan {
@@ -118,6 +140,9 @@ impl ServicePlan {
             self.service,
             self.action.word()
         )];
+        if let Some(rollout) = self.rollout {
+            out[0].push_str(&format!(": {}", rollout.words()));
+        }
         if self.action == Action::Rebuild && !self.from_image.is_empty() {
             out[0].push_str(&format!("  {} -> {}", self.from_image, self.to_image));
         }
@@ -189,6 +214,7 @@ pub fn plan(
             from_image: have.map(|h| h.image.clone()).unwrap_or_default(),
             to_image: want.image.clone(),
             reasons: Vec::new(),
+            rollout: None,
         };
         let Some(have) = have else {
             entry.action = Action::Create;
@@ -253,6 +279,7 @@ pub fn plan(
             from_image: image,
             to_image: String::new(),
             reasons: vec!["no longer declared in stack.toml".into()],
+            rollout: None,
         });
     }
     out.sort_by(|a, b| a.service.cmp(&b.service));

@@ -30,7 +30,7 @@ pub fn run(
         chosen.number, chosen.time
     );
     let target = targets::open(&stack, stack.target_for(target));
-    let deployed = target.activate_generation(chosen)?;
+    let deployed = target.activate_generation(chosen).map_err(|f| f.error)?;
     generations::set_current(&stack.root, chosen.number)?;
     output::urls(&deployed.urls);
     eprintln!(

@@ -52,8 +52,10 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
     let started = Instant::now();
     let deployed = match target.deploy(&evaluated) {
         Ok(deployed) => deployed,
-        Err(failure) if !opts.rollback => return Err(failure.into()),
-        Err(failure) => return Err(roll_back_after(target.as_ref(), stack, failure)?.into()),
+        Err(failure) if !opts.rollback || !failure.switched => return Err(failure.error.into()),
+        Err(failure) => {
+            return Err(roll_back_after(target.as_ref(), stack, failure.error)?.into());
+        }
     };
     let generation = record(&evaluated)?;
     eprintln!(
@@ -136,7 +138,7 @@ fn roll_back_after(target: &dyn Target, stack: &Stack, failure: Error) -> Result
         "\nrolling back to generation {} (the last good deploy)",
         good.number
     );
-    let message = match target.activate_generation(&good) {
+    let message = match target.activate_generation(&good).map_err(|f| f.error) {
         Ok(_) => format!(
             "{failure}; rolled back to generation {}, which is healthy again",
             good.number

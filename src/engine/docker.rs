@@ -149,11 +149,23 @@ pub fn published_host_ports(project: &str) -> Result<BTreeSet<u16>> {
     Ok(parse_ports(&text(&out.stdout)))
 }
 
-/// `127.0.0.1:8081->8000/tcp, [::]:8081->8000/tcp` -> {8081}
+/// `127.0.0.1:8081->8000/tcp, [::]:8081->8000/tcp` -> {8081}; `docker ps` writes
+/// consecutive ports as a range: `127.0.0.1:8081-8082->8081-8082/tcp` -> {8081, 8082}.
 fn parse_ports(out: &str) -> BTreeSet<u16> {
     out.split([',', '\n'])
         .filter_map(|entry| entry.split_once("->"))
-        .filter_map(|(host, _)| host.rsplit(':').next()?.trim().parse().ok())
+        .filter_map(|(host, _)| host.rsplit(':').next())
+        .flat_map(|ports| {
+            let (from, to) = ports
+                .trim()
+                .split_once('-')
+                .unwrap_or((ports.trim(), ports.trim()));
+            match (from.parse::<u16>(), to.parse::<u16>()) {
+                (Ok(a), Ok(b)) if a <= b => a..=b,
+                #[allow(clippy::reversed_empty_ranges)]
+                _ => 1..=0,
+            }
+        })
         .collect()
 }
 
@@ -217,9 +229,13 @@ pub struct Container {
     pub health: String,
     pub image: String,
     pub exit_code: i64,
+    /// How often the engine restarted it (`restart: unless-stopped`).
+    pub restarts: u64,
     /// Container port -> published `host:port`, e.g. 8000 -> `127.0.0.1:8081`.
     pub ports: BTreeMap<u16, String>,
     pub labels: BTreeMap<String, String>,
+    /// Network name -> the container's IPv4 address on it.
+    pub addresses: BTreeMap<String, String>,
 }
 
 impl Container {
@@ -316,6 +332,15 @@ fn parse_inspect(json: &str) -> Result<Vec<Container>> {
                 }
             }
         }
+        let addresses = c["NetworkSettings"]["Networks"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(net, v)| {
+                let ip = v["IPAddress"].as_str().filter(|ip| !ip.is_empty())?;
+                Some((net.clone(), ip.to_string()))
+            })
+            .collect();
         out.push(Container {
             service: labels.get(SERVICE_LABEL).cloned().unwrap_or_default(),
             id: id.chars().take(12).collect(),
@@ -326,12 +351,72 @@ fn parse_inspect(json: &str) -> Result<Vec<Container>> {
                 .to_string(),
             image: c["Config"]["Image"].as_str().unwrap_or("").to_string(),
             exit_code: c["State"]["ExitCode"].as_i64().unwrap_or(0),
+            restarts: c["RestartCount"].as_u64().unwrap_or(0),
             ports,
             labels,
+            addresses,
         });
     }
     out.sort_by(|a, b| a.service.cmp(&b.service));
     Ok(out)
+}
+
+/// The containers with these ids (running or not), as `containers` reads them.
+pub fn inspect(ids: &[&str]) -> Result<Vec<Container>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = strings(&["inspect"]);
+    args.extend(ids.iter().map(|s| s.to_string()));
+    let out = run(&args)?;
+    if !out.status.success() {
+        anyhow::bail!("`docker inspect` failed: {}", text(&out.stderr));
+    }
+    parse_inspect(&text(&out.stdout))
+}
+
+/// Stops a container gracefully (SIGTERM, then SIGKILL after `grace_secs`) and removes it.
+pub fn stop_and_remove(id: &str, grace_secs: u64) -> Result<()> {
+    let grace = grace_secs.to_string();
+    let out = run(&strings(&["stop", "--time", &grace, id]))?;
+    if !out.status.success() {
+        anyhow::bail!("`docker stop {id}` failed: {}", text(&out.stderr));
+    }
+    remove_container(id)
+}
+
+/// A container's last `tail` log lines, stdout and stderr.
+pub fn container_logs(id: &str, tail: u32) -> Result<String> {
+    let tail = tail.to_string();
+    let out = run(&strings(&["logs", "--tail", &tail, id]))?;
+    Ok(format!("{}{}", text(&out.stdout), text(&out.stderr)))
+}
+
+pub fn exec_args(id: &str, command: &[&str]) -> Vec<String> {
+    let mut args = strings(&["exec", "-i", id]);
+    args.extend(command.iter().map(|s| s.to_string()));
+    args
+}
+
+/// Runs `command` in a running container with `input` on its stdin; its stdout, or an
+/// error with its stderr.
+pub fn exec(id: &str, command: &[&str], input: &[u8]) -> Result<String> {
+    let out = docker_cmd(exec_args(id, command))
+        .stdin_bytes(input.to_vec())
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .with_context(|| format!("cannot run `docker exec {id}`"))?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "`{}` in container {id} failed: {}{}",
+            command.join(" "),
+            text(&out.stderr),
+            text(&out.stdout)
+        );
+    }
+    Ok(text(&out.stdout))
 }
 
 /// Removes an image tag (the layers stay while another tag uses them).
@@ -621,6 +706,34 @@ impl Project {
         ])
     }
 
+    /// `up` of the named services only, leaving the others (and their dependencies) as
+    /// they are; `--wait` for them.
+    pub fn up_services_args(&self, wait_timeout: u32, services: &[String]) -> Vec<String> {
+        let mut args = self.up_args(wait_timeout);
+        args.push("--no-deps".into());
+        args.extend(services.iter().cloned());
+        args
+    }
+
+    /// One more container of `service` beside the `running` ones, from the file's config:
+    /// the running ones are left as they are (`--no-recreate`), so the new one can be
+    /// checked before the old ones are stopped.
+    pub fn add_container_args(&self, service: &str, running: usize) -> Vec<String> {
+        let scale = format!("{service}={}", running + 1);
+        self.args(&[
+            "up",
+            "--detach",
+            "--no-deps",
+            "--no-recreate",
+            "--no-build",
+            "--pull",
+            "never",
+            "--scale",
+            &scale,
+            service,
+        ])
+    }
+
     pub fn down_args(&self, volumes: bool) -> Vec<String> {
         let mut rest = vec!["down", "--remove-orphans"];
         if volumes {
@@ -637,6 +750,32 @@ impl Project {
             .unchecked()
             .run()
             .context("cannot run `docker compose up`")?;
+        Ok(status.status.success())
+    }
+
+    /// `up --wait` of some services only (see `up_services_args`); an empty list is
+    /// `up` of the whole file.
+    pub fn up_services(&self, wait_timeout: u32, services: &[String]) -> Result<bool> {
+        let args = if services.is_empty() {
+            self.up_args(wait_timeout)
+        } else {
+            self.up_services_args(wait_timeout, services)
+        };
+        let status = docker_cmd(args)
+            .stdout_to_stderr()
+            .unchecked()
+            .run()
+            .context("cannot run `docker compose up`")?;
+        Ok(status.status.success())
+    }
+
+    /// Starts one more container of `service`; see `add_container_args`.
+    pub fn add_container(&self, service: &str, running: usize) -> Result<bool> {
+        let status = docker_cmd(self.add_container_args(service, running))
+            .stdout_to_stderr()
+            .unchecked()
+            .run()
+            .context("cannot run `docker compose up --scale`")?;
         Ok(status.status.success())
     }
 
@@ -752,5 +891,7 @@ mod tests {
             "127.0.0.1:8081->8000/tcp, [::]:8081->8000/tcp\n5432/tcp\n0.0.0.0:9000->9000/tcp",
         );
         assert_eq!(got.into_iter().collect::<Vec<_>>(), [8081, 9000]);
+        let range = parse_ports("127.0.0.1:8081-8083->8081-8083/tcp");
+        assert_eq!(range.into_iter().collect::<Vec<_>>(), [8081, 8082, 8083]);
     }
 }

@@ -30,6 +30,17 @@ pub enum Role {
     App,
     /// Holds the stack's data: never published, only on internal networks.
     Database,
+    /// The edge proxy of one host: publishes the apps' host ports and routes to them, so
+    /// that an app can be replaced start-first. Compose only: a swarm publishes the apps
+    /// itself, so an edge kind needs no swarm partial.
+    Edge,
+}
+
+impl Role {
+    /// The targets a kind of this role deploys on.
+    pub fn deploys_on(self, target: TargetKind) -> bool {
+        self != Role::Edge || target == TargetKind::Compose
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -68,9 +79,10 @@ pub fn load(root: &Path, name: &str, targets: &[TargetKind]) -> Loaded {
             file_problems: Vec::new(),
         };
     }
+    let (raw, file_problems) = read_kind_file(root, name);
     let missing: Vec<(String, String)> = targets
         .iter()
-        .filter(|t| !dir.join(t.spec().partial).is_file())
+        .filter(|t| raw.role.deploys_on(**t) && !dir.join(t.spec().partial).is_file())
         .map(|t| {
             (
                 format!(
@@ -89,7 +101,6 @@ pub fn load(root: &Path, name: &str, targets: &[TargetKind]) -> Loaded {
             )
         })
         .collect();
-    let (raw, file_problems) = read_kind_file(root, name);
     Loaded {
         kind: (missing.is_empty() && file_problems.is_empty()).then(|| Kind {
             name: name.to_string(),
@@ -123,8 +134,9 @@ fn read_kind_file(root: &Path, name: &str) -> (RawKind, Vec<Problem>) {
                 }
                 None => rel.clone(),
             };
-            let problem = Problem::new(location, e.message().trim_end().to_string())
-                .hint("`kind.toml` holds one key, `role`: `app` (the default) or `database`");
+            let problem = Problem::new(location, e.message().trim_end().to_string()).hint(
+                "`kind.toml` holds one key, `role`: `app` (the default), `database` or `edge`",
+            );
             (RawKind::default(), vec![problem])
         }
     }

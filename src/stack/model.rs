@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::stack::kind::Kind;
+use crate::stack::kind::{Kind, Role};
 use crate::stack::target::TargetKind;
 
 /// A validated stack. Every path in it is inside the project and exists.
@@ -41,6 +41,9 @@ pub struct Service {
     pub port: u16,
     /// Host port; `Some(0)` asks the engine for an ephemeral one.
     pub publish: Option<u16>,
+    /// Host names the edge routes to this service on its `publish` port; empty: every
+    /// request on that port the other routes do not take.
+    pub hosts: Vec<String>,
     pub environment: BTreeMap<String, String>,
     pub depends_on: Vec<String>,
     pub secrets: Vec<String>,
@@ -111,6 +114,32 @@ pub struct Healthcheck {
 }
 
 impl Stack {
+    /// The edge proxy, when the stack has one: it publishes every app's host port.
+    pub fn edge(&self) -> Option<&Service> {
+        self.services.values().find(|s| self.role(s) == Role::Edge)
+    }
+
+    pub fn role(&self, svc: &Service) -> Role {
+        self.kinds
+            .get(&svc.kind)
+            .map(|k| k.role)
+            .unwrap_or_default()
+    }
+
+    /// Whether the edge routes to `svc`: the stack has an edge and `svc` publishes a port.
+    pub fn routed(&self, svc: &Service) -> bool {
+        svc.publish.is_some() && self.role(svc) != Role::Edge && self.edge().is_some()
+    }
+
+    /// Whether `up` may replace `svc` start-first on one host: a new container beside the
+    /// old one, then the old one drained. Not for data (two postgres on one volume), the
+    /// edge (it holds the host ports), or a service publishing a host port itself.
+    pub fn start_first(&self, svc: &Service) -> bool {
+        svc.data.is_none()
+            && self.role(svc) == Role::App
+            && (svc.publish.is_none() || self.routed(svc))
+    }
+
     /// The targets this stack renders a file for, in a fixed order.
     pub fn targets(&self) -> Vec<TargetKind> {
         self.target.rendered()

@@ -75,6 +75,9 @@ pub(super) struct RawService {
     pub(super) image: Option<String>,
     pub(super) port: u16,
     pub(super) publish: Option<u16>,
+    /// Host names the edge routes to this service on its `publish` port.
+    #[serde(default)]
+    pub(super) hosts: Vec<String>,
     #[serde(default)]
     pub(super) build_args: BTreeMap<String, String>,
     #[serde(default)]

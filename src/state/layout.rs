@@ -18,10 +18,17 @@ pub const GENERATED_DIR: &str = "generated";
 pub const COMPOSE_FILE: &str = "generated/docker-compose.yml";
 pub const SWARM_FILE: &str = "generated/stack.yml";
 pub const LOCK_FILE: &str = "generated/stack.lock";
+/// The edge proxy's config as rendered (committed, like the compose file).
+pub const EDGE_FILE: &str = "generated/edge.json";
 
 /// Local state: git-ignored, never committed.
 pub const SECRETS_DIR: &str = ".stackgen/secrets";
 pub const GENERATIONS_DIR: &str = ".stackgen/generations";
+/// The edge's config as it is loaded now, mounted read-only into the edge container, so
+/// that a restarted edge comes back with the routes it had, not with a newer render.
+pub const EDGE_RUNTIME_DIR: &str = ".stackgen/edge";
+/// Inside [`EDGE_RUNTIME_DIR`]: the config file.
+pub const EDGE_RUNTIME_FILE: &str = "caddy.json";
 /// Inside the generations folder: the current generation's number.
 pub const CURRENT_FILE: &str = "current";
 /// Inside one generation's folder: its record (time, git revision, images).

@@ -11,13 +11,15 @@ use crate::document::Document;
 use crate::engine::docker::{self, CONFIG_HASH_LABEL, Container, Project};
 use crate::error::Error;
 use crate::pipeline::Evaluated;
-use crate::plan::{self, Desired, Observed, PlanInputs, Previous};
-use crate::render::HASH_LABEL;
-use crate::stack::{Stack, TargetKind};
+use crate::plan::{self, Desired, Observed, PlanInputs, Previous, Rollout};
+use crate::render::{self, HASH_LABEL};
+use crate::stack::{Service, Stack, TargetKind};
 use crate::state::generations::Generation;
 use crate::state::layout;
+use crate::targets::edge::{self, EdgeProxy};
 use crate::targets::generation;
-use crate::targets::interface::{Deployed, StatusRow, Target, Words};
+use crate::targets::interface::{DeployFailure, Deployed, StatusRow, Target, Words};
+use crate::targets::rollout::StartFirst;
 
 pub struct Compose<'a> {
     pub stack: &'a Stack,
@@ -42,18 +44,23 @@ impl Target for Compose<'_> {
         check_host_ports(self.stack, &ours)
     }
 
-    fn deploy(&self, _planned: &Evaluated) -> Result<Deployed, Error> {
-        let project = self.project(&self.stack.root.join(self.file()));
-        let services: Vec<String> = self.stack.services.keys().cloned().collect();
-        let running = self.deploy_and_wait(&project, &services)?;
-        Ok(self.deployed(services.len(), &running))
+    fn deploy(&self, evaluated: &Evaluated) -> Result<Deployed, DeployFailure> {
+        let file = self.stack.root.join(self.file());
+        let text = evaluated.rendered.target(self.kind()).unwrap_or_default();
+        let (running, replaced) = self.converge(&file, text, evaluated.rendered.edge.as_deref())?;
+        Ok(self.deployed(&running, replaced))
     }
 
-    fn activate_generation(&self, generation: &Generation) -> Result<Deployed, Error> {
+    fn activate_generation(&self, generation: &Generation) -> Result<Deployed, DeployFailure> {
+        let plumbing = |e: std::io::Error| Error::runtime(format!("{e:#}"), None);
         let file = generation.file(&self.stack.root, layout::file_name(self.file()));
-        let services: Vec<String> = generation.images.keys().cloned().collect();
-        let running = self.deploy_and_wait(&self.project(&file), &services)?;
-        Ok(self.deployed(services.len(), &running))
+        let text = std::fs::read_to_string(&file).map_err(plumbing)?;
+        let edge = std::fs::read_to_string(
+            generation.file(&self.stack.root, layout::file_name(layout::EDGE_FILE)),
+        )
+        .ok();
+        let (running, replaced) = self.converge(&file, &text, edge.as_deref())?;
+        Ok(self.deployed(&running, replaced))
     }
 
     fn observe(&self, evaluated: &Evaluated) -> Result<PlanInputs> {
@@ -64,6 +71,15 @@ impl Target for Compose<'_> {
                 .map(observed)
                 .collect(),
             previous: self.previous()?,
+        })
+    }
+
+    fn rollout(&self, service: &str) -> Option<Rollout> {
+        let svc = self.stack.services.get(service)?;
+        Some(if self.stack.start_first(svc) {
+            Rollout::StartFirst
+        } else {
+            Rollout::StopFirst
         })
     }
 
@@ -98,7 +114,7 @@ impl Target for Compose<'_> {
             if have.state != "running" {
                 detail.push(format!("the container is {}", have.state));
             }
-            let url = self.url(have).unwrap_or_default();
+            let url = self.url(have, &running).unwrap_or_default();
             rows.push(StatusRow::observed(
                 name,
                 have.state.clone(),
@@ -191,17 +207,132 @@ impl Compose<'_> {
         Ok(plan::previous(&doc, current.lock.as_deref(), &hashes))
     }
 
-    /// `up --wait` with `project`, then reads the state back; on failure shows each
-    /// failing service with its last log lines and returns the error to report.
-    fn deploy_and_wait(
+    /// Brings the project to the compose file `text` (at `file`) and the edge to
+    /// `edge_config`: what can be replaced start-first is, the rest goes through `docker
+    /// compose up --wait` (the edge last when it changes: it takes the host ports), then
+    /// the steady edge config is loaded. Reads the state back rather than trusting
+    /// compose's exit code. Returns what runs and how many were replaced start-first.
+    fn converge(
         &self,
-        project: &Project,
-        services: &[String],
-    ) -> Result<Vec<Container>, Error> {
+        file: &Path,
+        text: &str,
+        edge_config: Option<&str>,
+    ) -> Result<(Vec<Container>, usize), DeployFailure> {
         let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
-        let ok = project.up(self.stack.wait_timeout).map_err(plumbing)?;
-        // Compose's exit code is not the whole truth (interrupts, partial waits): read the
-        // state back, in one `docker ps` and one `docker inspect`.
+        let project = self.project(file);
+        let services: Vec<String> = Document::parse_lenient(text)
+            .services()
+            .keys()
+            .cloned()
+            .collect();
+        let hashes = self.config_hashes(text).map_err(plumbing)?;
+        let before = docker::containers(&self.stack.name).map_err(plumbing)?;
+        let replace = self.start_first(&services, &hashes, &before);
+        if let Some(config) = edge_config {
+            edge::write_runtime(&self.stack.root, config).map_err(plumbing)?;
+        }
+        for pass in self.compose_passes(&services, &replace, &hashes, &before) {
+            if !project
+                .up_services(self.stack.wait_timeout, &pass)
+                .map_err(plumbing)?
+            {
+                return Err(self
+                    .read_back(&project, &services)
+                    .err()
+                    .unwrap_or_else(|| Error::runtime("`docker compose up --wait` failed", None))
+                    .into());
+            }
+        }
+        let after = docker::containers(&self.stack.name).map_err(plumbing)?;
+        let mut switched = ids(&before, &replace) != ids(&after, &replace);
+        let edge = EdgeProxy::find(self.stack, &after);
+        let rollout = StartFirst {
+            stack: self.stack,
+            project: &project,
+            edge: edge.as_ref(),
+            steady: edge_config,
+        };
+        for (svc, old) in &replace {
+            if let Err(failed) = rollout.replace(svc, old) {
+                return Err(DeployFailure {
+                    error: failed.error,
+                    switched,
+                });
+            }
+            switched = true;
+        }
+        if let (Some(edge), Some(config)) = (&edge, edge_config) {
+            edge.load(config).map_err(plumbing)?;
+        }
+        Ok((self.read_back(&project, &services)?, replace.len()))
+    }
+
+    /// The services to replace start-first, with their old containers: declared as
+    /// such, running ready, publishing no host port of their own, and changed.
+    fn start_first<'s>(
+        &'s self,
+        services: &[String],
+        hashes: &BTreeMap<String, String>,
+        running: &[Container],
+    ) -> Vec<(&'s Service, Vec<Container>)> {
+        services
+            .iter()
+            .filter_map(|name| {
+                let svc = self.stack.services.get(name)?;
+                let old: Vec<Container> = running
+                    .iter()
+                    .filter(|c| &c.service == name)
+                    .cloned()
+                    .collect();
+                let ready =
+                    !old.is_empty() && old.iter().all(|c| c.is_ready() && c.ports.is_empty());
+                let changed = old
+                    .iter()
+                    .any(|c| hashes.get(name).map(String::as_str) != c.label(CONFIG_HASH_LABEL));
+                (self.stack.start_first(svc) && ready && changed).then_some((svc, old))
+            })
+            .collect()
+    }
+
+    /// The `docker compose up` runs for what is not replaced start-first: one for all
+    /// (empty: the whole file), or, when the edge is created or changed, the others
+    /// first and the edge after them, so a port an old app held is free for it.
+    fn compose_passes(
+        &self,
+        services: &[String],
+        replace: &[(&Service, Vec<Container>)],
+        hashes: &BTreeMap<String, String>,
+        running: &[Container],
+    ) -> Vec<Vec<String>> {
+        let mut others: Vec<String> = services
+            .iter()
+            .filter(|s| replace.iter().all(|(r, _)| &r.name != *s))
+            .cloned()
+            .collect();
+        let edge_changes = self.stack.edge().map(|e| e.name.clone()).filter(|name| {
+            others.contains(name)
+                && running.iter().find(|c| &c.service == name).is_none_or(|c| {
+                    hashes.get(name).map(String::as_str) != c.label(CONFIG_HASH_LABEL)
+                })
+        });
+        match edge_changes {
+            Some(edge) => {
+                others.retain(|s| *s != edge);
+                [others, vec![edge]]
+                    .into_iter()
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            }
+            None if replace.is_empty() => vec![Vec::new()],
+            None if others.is_empty() => Vec::new(),
+            None => vec![others],
+        }
+    }
+
+    /// After a deploy: removes orphans and checks every service is ready; on failure
+    /// shows each failing service with its last log lines and returns the error.
+    fn read_back(&self, project: &Project, services: &[String]) -> Result<Vec<Container>, Error> {
+        let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
         let mut running = docker::containers(&self.stack.name).map_err(plumbing)?;
         remove_orphans(&mut running, services).map_err(plumbing)?;
         let failing: Vec<_> = services
@@ -209,7 +340,7 @@ impl Compose<'_> {
             .map(|name| (name, running.iter().find(|s| &s.service == name)))
             .filter(|(_, state)| !state.is_some_and(Container::is_ready))
             .collect();
-        if !ok || !failing.is_empty() {
+        if !failing.is_empty() {
             return Err(self
                 .explain_failed_deploy(project, &failing)
                 .map_err(plumbing)?);
@@ -264,21 +395,43 @@ impl Compose<'_> {
         ))
     }
 
-    fn deployed(&self, services: usize, running: &[Container]) -> Deployed {
+    fn deployed(&self, running: &[Container], replaced: usize) -> Deployed {
+        let mut summary = format!("{} services healthy", running.len());
+        if replaced > 0 {
+            summary.push_str(&format!(" ({replaced} replaced start-first)"));
+        }
         Deployed {
-            summary: format!("{services} services healthy"),
+            summary,
             urls: self.urls_of(running),
         }
     }
 
-    /// The URL a running container of a published service answers on.
-    fn url(&self, c: &Container) -> Option<String> {
+    /// The URL a running container of a published service answers on: its own port, or
+    /// behind an edge the edge's port for its route (with its first host name).
+    fn url(&self, c: &Container, running: &[Container]) -> Option<String> {
         let svc = self.stack.services.get(&c.service)?;
         svc.publish?;
         if c.state != "running" {
             return None;
         }
-        c.ports.get(&svc.port).map(|addr| format!("http://{addr}/"))
+        if !self.stack.routed(svc) {
+            return c.ports.get(&svc.port).map(|addr| format!("http://{addr}/"));
+        }
+        let edge = self.stack.edge()?;
+        let edge_container = running
+            .iter()
+            .find(|r| r.service == edge.name && r.state == "running")?;
+        let route = render::edge::routes(self.stack)
+            .into_iter()
+            .find(|r| r.service == svc.name)?;
+        let addr = edge_container.ports.get(&route.listen)?;
+        Some(match svc.hosts.first() {
+            Some(host) => {
+                let port = addr.rsplit(':').next().unwrap_or("");
+                format!("http://{host}:{port}/")
+            }
+            None => format!("http://{addr}/"),
+        })
     }
 
     /// `(service, url)` for each published service that has a port bound, in stack order.
@@ -290,10 +443,19 @@ impl Compose<'_> {
                 let c = running
                     .iter()
                     .find(|r| &r.service == name && r.state == "running")?;
-                Some((name.clone(), self.url(c)?))
+                Some((name.clone(), self.url(c, running)?))
             })
             .collect()
     }
+}
+
+/// The container ids of the services not in `replace`, to tell whether compose changed any.
+fn ids(containers: &[Container], replace: &[(&Service, Vec<Container>)]) -> BTreeSet<String> {
+    containers
+        .iter()
+        .filter(|c| replace.iter().all(|(r, _)| r.name != c.service))
+        .map(|c| format!("{}/{}/{}", c.service, c.id, c.state))
+        .collect()
 }
 
 /// A container as the plan sees it.

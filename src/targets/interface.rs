@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::pipeline::Evaluated;
-use crate::plan::PlanInputs;
+use crate::plan::{PlanInputs, Rollout};
 use crate::stack::TargetKind;
 use crate::state::generations::Generation;
 
@@ -29,15 +29,22 @@ pub trait Target: Sync {
 
     /// Deploys the rendered files (already written, images built) and waits until every
     /// service is ready. On failure the error names the failing services with their logs;
-    /// what was switched over stays as it is (the caller may roll back).
-    fn deploy(&self, evaluated: &Evaluated) -> Result<Deployed, Error>;
+    /// what was switched over stays as it is (the caller may roll back), and the failure
+    /// says whether anything was.
+    fn deploy(&self, evaluated: &Evaluated) -> Result<Deployed, DeployFailure>;
 
     /// Deploys a recorded generation again, without building.
-    fn activate_generation(&self, generation: &Generation) -> Result<Deployed, Error>;
+    fn activate_generation(&self, generation: &Generation) -> Result<Deployed, DeployFailure>;
 
     /// What a plan compares: each service as rendered now, as it runs, and as the current
     /// generation deployed it.
     fn observe(&self, evaluated: &Evaluated) -> Result<PlanInputs>;
+
+    /// How `up` replaces `service` when it changed, when this target decides it (a
+    /// swarm's own update order is its stack file's business).
+    fn rollout(&self, _service: &str) -> Option<Rollout> {
+        None
+    }
 
     /// One row per service of the generated file, and one per orphan.
     fn status(&self) -> Result<Vec<StatusRow>>;
@@ -57,6 +64,24 @@ pub struct Words {
     pub place: &'static str,
     /// What a plan compares against: `"containers"`, `"swarm services"`.
     pub running: &'static str,
+}
+
+/// A failed deploy, and whether it switched anything over before it failed. A start-first
+/// replacement that never became ready is removed before the old container was touched:
+/// then the running version kept serving and there is nothing to roll back.
+#[derive(Debug)]
+pub struct DeployFailure {
+    pub error: Error,
+    pub switched: bool,
+}
+
+impl From<Error> for DeployFailure {
+    fn from(error: Error) -> Self {
+        DeployFailure {
+            error,
+            switched: true,
+        }
+    }
 }
 
 /// A deploy (or an activated generation) that reached its ready state.

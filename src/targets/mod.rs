@@ -4,9 +4,12 @@
 //! templates. [`images`] is what every target needs first: the stack's images built.
 
 pub mod compose;
+mod edge;
 mod generation;
 pub mod images;
 pub mod interface;
+mod probe;
+mod rollout;
 pub mod swarm;
 
 pub use interface::{Deployed, StatusRow, Target, Words};
@@ -14,7 +17,7 @@ pub use interface::{Deployed, StatusRow, Target, Words};
 use anyhow::Result;
 
 use crate::pipeline::Evaluated;
-use crate::plan::{self, ServicePlan};
+use crate::plan::{self, Action, ServicePlan};
 use crate::stack::{Stack, TargetKind};
 
 /// The target of `kind` for `stack`.
@@ -28,9 +31,11 @@ pub fn open(stack: &Stack, kind: TargetKind) -> Box<dyn Target + '_> {
 /// What `up` would do to each service on `target`, and why.
 pub fn plan(target: &dyn Target, evaluated: &Evaluated) -> Result<Vec<ServicePlan>> {
     let inputs = target.observe(evaluated)?;
-    Ok(plan::plan(
-        &inputs.desired,
-        &inputs.observed,
-        &inputs.previous,
-    ))
+    let mut plans = plan::plan(&inputs.desired, &inputs.observed, &inputs.previous);
+    for p in &mut plans {
+        if matches!(p.action, Action::Rebuild | Action::Recreate) {
+            p.rollout = target.rollout(&p.service);
+        }
+    }
+    Ok(plans)
 }

@@ -16,7 +16,7 @@ use crate::plan::{self, Desired, Observed, PlanInputs, Previous};
 use crate::stack::{Stack, TargetKind};
 use crate::state::generations::Generation;
 use crate::state::layout;
-use crate::targets::interface::{Deployed, StatusRow, Target, Words};
+use crate::targets::interface::{DeployFailure, Deployed, StatusRow, Target, Words};
 use crate::targets::{generation, images};
 
 pub struct Swarm<'a> {
@@ -60,7 +60,7 @@ impl Target for Swarm<'_> {
         Ok(())
     }
 
-    fn deploy(&self, evaluated: &Evaluated) -> Result<Deployed, Error> {
+    fn deploy(&self, evaluated: &Evaluated) -> Result<Deployed, DeployFailure> {
         let plumbing = |e: anyhow::Error| match e.downcast::<Error>() {
             Ok(e) => e,
             Err(e) => Error::runtime(format!("{e:#}"), None),
@@ -86,22 +86,23 @@ impl Target for Swarm<'_> {
             );
         }
         self.check_converged(ok, &services)?;
-        self.deployed(services.len()).map_err(plumbing)
+        Ok(self.deployed(services.len()).map_err(plumbing)?)
     }
 
-    fn activate_generation(&self, generation: &Generation) -> Result<Deployed, Error> {
+    fn activate_generation(&self, generation: &Generation) -> Result<Deployed, DeployFailure> {
         let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
         let file = generation.file(&self.stack.root, layout::file_name(self.file()));
         let Ok(text) = std::fs::read_to_string(&file) else {
             return Err(Error::runtime(
                 format!("generation {} has no swarm stack file", generation.number),
                 Some("it was deployed before the stack had a `[target] registry`".into()),
-            ));
+            )
+            .into());
         };
         if !self.stack_deploy(&text).map_err(plumbing)? {
-            return Err(Error::runtime("`docker stack deploy` failed", None));
+            return Err(Error::runtime("`docker stack deploy` failed", None).into());
         }
-        self.deployed(generation.images.len()).map_err(plumbing)
+        Ok(self.deployed(generation.images.len()).map_err(plumbing)?)
     }
 
     fn observe(&self, evaluated: &Evaluated) -> Result<PlanInputs> {

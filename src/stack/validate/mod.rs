@@ -7,6 +7,7 @@
 //! topics in the order of `Services::check`), then the dependency cycle, if any.
 
 mod dependencies;
+mod edge;
 mod health;
 mod kinds;
 mod location;
@@ -51,7 +52,10 @@ pub(super) fn validate(root: &Path, raw: RawStackFile) -> Result<Stack, Error> {
         .iter()
         .filter_map(|(name, svc)| Some((name.clone(), services.check(name, svc, &mut problems)?)))
         .collect();
+    let published = std::mem::take(&mut services.published);
     let kinds = services.kinds.into_checked();
+    let edge = edge::check(&checked, &kinds, &mut problems);
+    ports::shared(&published, edge, &mut problems);
     dependencies::cycle(&raw.services, &mut problems);
 
     if !problems.is_empty() {
@@ -77,8 +81,8 @@ struct Services<'a> {
     raw: &'a RawStackFile,
     /// The services another one depends on.
     depended: BTreeSet<&'a str>,
-    /// Host port -> the service that last published it.
-    published: BTreeMap<u16, &'a str>,
+    /// Host port -> the services publishing it, with their `hosts`.
+    published: BTreeMap<u16, Vec<(&'a str, &'a [String])>>,
     kinds: Kinds<'a>,
 }
 
@@ -105,7 +109,7 @@ impl<'a> Services<'a> {
         names::service(svc, problems);
         self.kinds.check(svc, &raw.kind, problems);
         ports::port(svc, raw.port, problems);
-        ports::publish(svc, raw.publish, &mut self.published, problems);
+        ports::publish(svc, raw.publish, &raw.hosts, &mut self.published, problems);
         let source = source::check(self.root, svc, raw, problems);
         names::environment(svc, &raw.environment, problems);
         dependencies::depends_on(svc, &raw.depends_on, &self.raw.services, problems);
@@ -124,6 +128,7 @@ impl<'a> Services<'a> {
             source,
             port: raw.port,
             publish: raw.publish,
+            hosts: raw.hosts.clone(),
             environment: raw.environment.clone(),
             depends_on: raw.depends_on.clone(),
             secrets: raw.secrets.clone(),

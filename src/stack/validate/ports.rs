@@ -1,10 +1,11 @@
 //! A service's ports: the container port, and the host port it publishes, which no other
-//! service may publish too. (Where published ports listen, `stack.bind_address`, is
+//! service may publish too, unless an edge tells them apart by host name. (Where published ports listen, `stack.bind_address`, is
 //! checked with the `[stack]` table.)
 
 use std::collections::BTreeMap;
 
 use crate::error::Problem;
+use crate::stack::syntax::is_dns_label;
 
 use super::location::ServiceAt;
 
@@ -18,26 +19,85 @@ pub(super) fn port(svc: ServiceAt<'_>, port: u16, problems: &mut Vec<Problem>) {
     }
 }
 
-/// The host port, recorded in `published` (host port -> the service that last published
-/// it): a service publishing a port already taken is reported at its own `publish`,
-/// naming the service before it.
+/// The host port, recorded in `published` (host port -> the services publishing it, with
+/// their `hosts`). Whether two services may share a host port is decided once every
+/// service is known ([`shared`]): only behind an edge, told apart by host name.
 pub(super) fn publish<'a>(
     svc: ServiceAt<'a>,
     publish: Option<u16>,
-    published: &mut BTreeMap<u16, &'a str>,
+    hosts: &'a [String],
+    published: &mut BTreeMap<u16, Vec<(&'a str, &'a [String])>>,
     problems: &mut Vec<Problem>,
 ) {
-    // 0 asks the engine for an ephemeral port: any number of services may.
-    if let Some(host) = publish
-        && host != 0
-        && let Some(other) = published.insert(host, svc.name)
-    {
-        problems.push(
-            Problem::new(
-                svc.key("publish"),
-                format!("host port {host} is also published by `{other}`"),
-            )
-            .hint("give each service its own host port, or `publish = 0` for an ephemeral one"),
-        );
+    for host in hosts {
+        if !is_host_name(host) {
+            problems.push(
+                Problem::new(svc.key("hosts"), format!("`{host}` is not a host name"))
+                    .hint("lowercase DNS labels joined by dots, e.g. `hello.example.com`"),
+            );
+        }
     }
+    match publish {
+        None if !hosts.is_empty() => problems.push(
+            Problem::new(svc.key("hosts"), "`hosts` without `publish`")
+                .hint("`hosts` names the host names the edge routes to this service on its `publish` port"),
+        ),
+        // 0 asks the engine for an ephemeral port: any number of services may.
+        Some(host) if host != 0 => published.entry(host).or_default().push((svc.name, hosts)),
+        _ => {}
+    }
+}
+
+/// Services sharing a host port: allowed behind an edge (`edge` names it), when at most
+/// one of them has no `hosts` (it takes what the others do not) and no host name is
+/// claimed twice. Reported at the later service's `publish` or `hosts`.
+pub(super) fn shared(
+    published: &BTreeMap<u16, Vec<(&str, &[String])>>,
+    edge: Option<&str>,
+    problems: &mut Vec<Problem>,
+) {
+    for (port, services) in published {
+        let mut fallback: Option<&str> = None;
+        let mut claimed: BTreeMap<&str, &str> = BTreeMap::new();
+        for (i, (name, hosts)) in services.iter().enumerate() {
+            let svc = ServiceAt { name };
+            if i > 0 && edge.is_none() {
+                problems.push(
+                    Problem::new(
+                        svc.key("publish"),
+                        format!("host port {port} is also published by `{}`", services[0].0),
+                    )
+                    .hint("give each service its own host port, `publish = 0` for an ephemeral one, or add an edge service and tell them apart with `hosts`"),
+                );
+                continue;
+            }
+            if hosts.is_empty() {
+                if let Some(other) = fallback.replace(name) {
+                    problems.push(
+                        Problem::new(
+                            svc.key("publish"),
+                            format!("host port {port} is also published by `{other}`, and neither names `hosts`"),
+                        )
+                        .hint("on a shared port, give each service but one its own `hosts`"),
+                    );
+                }
+            }
+            for host in hosts.iter() {
+                if let Some(other) = claimed.insert(host, name) {
+                    problems.push(
+                        Problem::new(
+                            svc.key("hosts"),
+                            format!("host `{host}` on port {port} is also routed to `{other}`"),
+                        )
+                        .hint("each host name on a port goes to one service"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A host name as the edge matches it: lowercase DNS labels joined by dots.
+fn is_host_name(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
 }

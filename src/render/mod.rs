@@ -8,6 +8,8 @@
 //! are errors (strict mode) and nothing is auto-escaped; values go through the `q` filter,
 //! which writes a JSON string, a valid YAML scalar.
 
+pub mod edge;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -16,7 +18,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Problem};
 use crate::hash::ServiceInputs;
-use crate::stack::{ImageSource, Service, Stack, TargetKind};
+use crate::stack::{ImageSource, Role, Service, Stack, TargetKind};
 use crate::state::layout;
 
 /// The main template every project has: the compose target's.
@@ -32,6 +34,8 @@ pub struct Rendered {
     pub lock: String,
     /// Each target's file, for the targets the stack renders.
     pub targets: BTreeMap<TargetKind, String>,
+    /// `generated/edge.json`: the edge proxy's config, when the stack has an edge.
+    pub edge: Option<String>,
 }
 
 impl Rendered {
@@ -47,6 +51,7 @@ impl Rendered {
             .iter()
             .map(|(kind, text)| (kind.spec().file, text.as_str()))
             .chain([(layout::LOCK_FILE, self.lock.as_str())])
+            .chain(self.edge.as_deref().map(|e| (layout::EDGE_FILE, e)))
             .collect();
         files.sort();
         files
@@ -90,6 +95,14 @@ struct HealthCtx<'a> {
     start_period: &'a str,
 }
 
+/// A port the service publishes on the host: compose's long syntax.
+#[derive(Serialize)]
+struct PortCtx {
+    target: u16,
+    /// `None`: an ephemeral host port.
+    published: Option<u16>,
+}
+
 #[derive(Serialize)]
 struct MountCtx {
     source: String,
@@ -104,8 +117,14 @@ struct ServiceCtx<'a> {
     build: Option<BuildCtx>,
     /// Full input hash, or empty for a ready-made image.
     hash: String,
+    /// `app`, `database` or `edge`.
+    role: Role,
     port: u16,
+    /// What stack.toml says; a swarm publishes it on the service itself.
     publish: Option<u16>,
+    /// What the compose file publishes for it: its own port, nothing behind an edge, and
+    /// for the edge every routed app's.
+    ports: Vec<PortCtx>,
     environment: &'a BTreeMap<String, String>,
     depends_on: &'a [String],
     secrets: &'a [String],
@@ -168,7 +187,10 @@ fn dockerfile_in_context(context: &str, dockerfile: &str) -> String {
 /// Which networks a service joins. `backend` is internal (no route out, nothing
 /// published); `frontend` carries published ports. A service that publishes nothing and
 /// talks to no one still joins `backend`, so it is never on compose's default network.
-fn networks(svc: &Service) -> Vec<&'static str> {
+fn networks(svc: &Service, role: Role) -> Vec<&'static str> {
+    if role == Role::Edge {
+        return vec!["frontend"];
+    }
     let mut nets = Vec::new();
     let talks = !svc.depends_on.is_empty() || svc.depended_on;
     if talks || svc.publish.is_none() {
@@ -228,6 +250,7 @@ pub fn render(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result
     Ok(Rendered {
         lock: lock_text(stack, hashes)?,
         targets,
+        edge: stack.edge().map(|_| edge::config(stack)),
     })
 }
 
@@ -256,24 +279,34 @@ fn service_ctx<'a>(
         }
         ImageSource::Image(image) => (image.clone(), None, String::new()),
     };
+    let role = stack.role(svc);
+    let mut mounts: Vec<MountCtx> = svc
+        .mounts
+        .iter()
+        .map(|(s, t)| MountCtx {
+            source: from_generated(s),
+            target: t.clone(),
+        })
+        .collect();
+    if role == Role::Edge {
+        mounts.push(MountCtx {
+            source: from_generated(layout::EDGE_RUNTIME_DIR),
+            target: edge::CONFIG_DIR.to_string(),
+        });
+    }
     ServiceCtx {
         name: &svc.name,
         kind: &svc.kind,
         build,
         hash,
+        role,
         port: svc.port,
         publish: svc.publish,
+        ports: ports(stack, svc, role),
         environment: &svc.environment,
         depends_on: &svc.depends_on,
         secrets: &svc.secrets,
-        mounts: svc
-            .mounts
-            .iter()
-            .map(|(s, t)| MountCtx {
-                source: from_generated(s),
-                target: t.clone(),
-            })
-            .collect(),
+        mounts,
         data: svc.data.as_deref(),
         volume: format!("{}-data", svc.name),
         healthcheck: HealthCtx {
@@ -284,7 +317,7 @@ fn service_ctx<'a>(
             retries: svc.healthcheck.retries,
             start_period: &svc.healthcheck.start_period,
         },
-        networks: networks(svc),
+        networks: networks(svc, role),
         security: &svc.security,
         relaxed: svc.security.relaxations().join("; "),
         registry_image: match (&stack.target.registry, &svc.source) {
@@ -294,6 +327,27 @@ fn service_ctx<'a>(
         replicas: svc.replicas,
         placement: &svc.placement,
         image,
+    }
+}
+
+/// The host ports the compose file publishes for `svc`.
+fn ports(stack: &Stack, svc: &Service, role: Role) -> Vec<PortCtx> {
+    let ephemeral = |p: u16| (p != 0).then_some(p);
+    if role == Role::Edge {
+        return edge::listeners(stack)
+            .into_iter()
+            .map(|(listen, published)| PortCtx {
+                target: listen,
+                published: ephemeral(published),
+            })
+            .collect();
+    }
+    match svc.publish {
+        Some(publish) if !stack.routed(svc) => vec![PortCtx {
+            target: svc.port,
+            published: ephemeral(publish),
+        }],
+        _ => Vec::new(),
     }
 }
 

@@ -1,0 +1,211 @@
+//! Start-first replacement of one stateless service on one host:
+//! 1. the edge is pinned to the old container(s), so it sends nothing to the new one yet;
+//! 2. compose starts one new container beside the old ones (`--scale n+1 --no-recreate`);
+//! 3. it is gated on readiness: stackgen's own HTTP probe and the engine's health;
+//! 4. the edge is switched to it (a graceful reload) with the old ones listed after it,
+//!    so they get no new request while the edge still counts their in-flight ones;
+//! 5. once those are done (or after the drain timeout), the old ones are stopped
+//!    (SIGTERM: gunicorn finishes what it serves) and removed.
+//!
+//! A new container that never becomes ready is removed and the edge unpinned: the old
+//! container was never touched. The compose file is not changed by any of this: once the
+//! old container is gone, what runs is exactly what the file says.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use crate::engine::docker::{self, Container, Project};
+use crate::error::Error;
+use crate::render::edge as edge_config;
+use crate::stack::{Service, Stack};
+use crate::targets::edge::EdgeProxy;
+use crate::targets::probe;
+
+/// How long the old container gets to finish after SIGTERM before it is killed.
+const STOP_GRACE_SECS: u64 = 30;
+
+pub struct StartFirst<'a> {
+    pub stack: &'a Stack,
+    pub project: &'a Project,
+    pub edge: Option<&'a EdgeProxy>,
+    /// The steady config the edge runs (service names, no container pinned).
+    pub steady: Option<&'a str>,
+}
+
+/// Why a replacement failed. The old containers were left as they were.
+pub struct Failed {
+    pub error: Error,
+}
+
+impl StartFirst<'_> {
+    /// Replaces `old` (the service's ready containers) with one new container.
+    pub fn replace(&self, svc: &Service, old: &[Container]) -> Result<Container, Failed> {
+        let plumbing = |e: anyhow::Error| Failed {
+            error: Error::runtime(format!("{e:#}"), None),
+        };
+        let routed = self.stack.routed(svc);
+        let old_addresses = self.addresses(old);
+        if routed {
+            self.pin(svc, &old_addresses).map_err(plumbing)?;
+        }
+        eprintln!("{}: starting a new container beside the old one", svc.name);
+        let started = Instant::now();
+        if !self
+            .project
+            .add_container(&svc.name, old.len())
+            .map_err(plumbing)?
+        {
+            return Err(self.abandon(svc, None, "compose could not start it".into()));
+        }
+        let new = docker::containers(&self.project.name)
+            .map_err(plumbing)?
+            .into_iter()
+            .find(|c| c.service == svc.name && old.iter().all(|o| o.id != c.id));
+        let Some(new) = new else {
+            return Err(self.abandon(svc, None, "compose started no new container".into()));
+        };
+        let new = match self.wait_ready(svc, new, routed) {
+            Ok(new) => new,
+            Err((new, why)) => return Err(self.abandon(svc, Some(&new), why)),
+        };
+        eprintln!(
+            "{}: new container {} ready in {:.1}s; switching over",
+            svc.name,
+            new.id,
+            started.elapsed().as_secs_f64()
+        );
+        if let (true, Some(edge)) = (routed, self.edge) {
+            let mut order = self.addresses(std::slice::from_ref(&new));
+            order.extend(old_addresses.iter().cloned());
+            self.pin(svc, &order).map_err(plumbing)?;
+            let left = edge.drain(&old_addresses).map_err(plumbing)?;
+            if left > 0 {
+                eprintln!(
+                    "{}: drain timeout; {left} requests still in flight",
+                    svc.name
+                );
+            }
+        }
+        for o in old {
+            docker::stop_and_remove(&o.id, STOP_GRACE_SECS).map_err(plumbing)?;
+            eprintln!("{}: old container {} drained and removed", svc.name, o.id);
+        }
+        Ok(new)
+    }
+
+    /// Each container's `ip:port` on the network it shares with the edge.
+    fn addresses(&self, containers: &[Container]) -> Vec<String> {
+        let network = format!("{}_frontend", self.stack.name);
+        containers
+            .iter()
+            .filter_map(|c| c.addresses.get(&network))
+            .map(|ip| {
+                let port = self
+                    .stack
+                    .services
+                    .get(&containers[0].service)
+                    .map_or(0, |s| s.port);
+                format!("{ip}:{port}")
+            })
+            .collect()
+    }
+
+    /// Loads the steady config with `svc` sent only to `addresses`.
+    fn pin(&self, svc: &Service, addresses: &[String]) -> Result<()> {
+        let (Some(edge), Some(steady)) = (self.edge, self.steady) else {
+            return Ok(());
+        };
+        let pinned = edge_config::pin(steady, &svc.name, svc.port, addresses)
+            .ok_or_else(|| anyhow::anyhow!("the edge's config is not one stackgen wrote"))?;
+        edge.load(&pinned)
+    }
+
+    /// Polls the new container until it answers the probe and the engine calls it
+    /// healthy; gives it back with the reason when it exits, restarts, turns unhealthy
+    /// or runs out of time.
+    fn wait_ready(
+        &self,
+        svc: &Service,
+        mut new: Container,
+        probe_http: bool,
+    ) -> Result<Container, (Container, String)> {
+        let deadline = Instant::now() + Duration::from_secs(u64::from(self.stack.wait_timeout));
+        let mut answered = !probe_http;
+        loop {
+            if new.restarts > 0 || matches!(new.state.as_str(), "exited" | "dead" | "restarting") {
+                return Err((new.clone(), format!("it {}", crashed(&new))));
+            }
+            if new.health == "unhealthy" {
+                return Err((new, "its health check failed".into()));
+            }
+            if !answered {
+                let addr = self.addresses(std::slice::from_ref(&new));
+                answered = addr.first().is_some_and(|a| {
+                    probe::http_ok(a, &svc.healthcheck.path, Duration::from_secs(2)).is_ok()
+                });
+            }
+            if answered && new.is_ready() {
+                return Ok(new);
+            }
+            if Instant::now() >= deadline {
+                let why = format!(
+                    "not ready within {}s ({})",
+                    self.stack.wait_timeout,
+                    new.describe()
+                );
+                return Err((new, why));
+            }
+            std::thread::sleep(probe::INTERVAL);
+            match docker::inspect(&[&new.id]) {
+                Ok(mut found) if !found.is_empty() => new = found.remove(0),
+                _ => return Err((new, "its container disappeared".into())),
+            }
+        }
+    }
+
+    /// A new container that will not do: its logs shown, it removed, the edge back on
+    /// the steady config. The old containers were never touched.
+    fn abandon(&self, svc: &Service, new: Option<&Container>, why: String) -> Failed {
+        eprintln!(
+            "\nservice `{}`: the new container is not ready: {why}",
+            svc.name
+        );
+        if let Some(new) = new {
+            eprintln!("its last log lines:");
+            for line in docker::container_logs(&new.id, 20)
+                .unwrap_or_default()
+                .lines()
+            {
+                eprintln!("  {line}");
+            }
+            if let Err(e) = docker::remove_container(&new.id) {
+                eprintln!("could not remove it: {e:#}");
+            }
+        }
+        if let (Some(edge), Some(steady)) = (self.edge, self.steady)
+            && let Err(e) = edge.load(steady)
+        {
+            eprintln!("could not unpin the edge: {e:#}");
+        }
+        Failed {
+            error: Error::runtime(
+                format!(
+                    "deploy failed: the new `{}` is not ready ({why}); it was removed and the old container kept serving",
+                    svc.name
+                ),
+                Some(
+                    "read the logs above, fix the service and run `stackgen up` again; nothing was rolled back because nothing was switched over".into(),
+                ),
+            ),
+        }
+    }
+}
+
+fn crashed(c: &Container) -> String {
+    if c.state == "exited" || c.exit_code != 0 {
+        format!("exited with code {}", c.exit_code)
+    } else {
+        format!("restarted {} times", c.restarts)
+    }
+}
