@@ -70,6 +70,8 @@ pub enum Action {
     Recreate,
     /// Same config, but the container is not running: `up` starts it.
     Start,
+    /// The edge itself is unchanged, its routes are not: a graceful reload.
+    Reload,
     /// Running, no longer declared.
     Remove,
     Unchanged,
@@ -79,7 +81,7 @@ impl Action {
     pub fn sign(self) -> char {
         match self {
             Action::Create => '+',
-            Action::Rebuild | Action::Recreate | Action::Start => '~',
+            Action::Rebuild | Action::Recreate | Action::Start | Action::Reload => '~',
             Action::Remove => '-',
             Action::Unchanged => '=',
         }
@@ -91,6 +93,7 @@ impl Action {
             Action::Rebuild => "rebuild",
             Action::Recreate => "recreate",
             Action::Start => "start",
+            Action::Reload => "reload",
             Action::Remove => "remove",
             Action::Unchanged => "unchanged",
         }

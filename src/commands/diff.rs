@@ -12,6 +12,7 @@ use crate::output::{self, paint};
 use crate::pipeline::{self, Evaluated};
 use crate::plan::{Action, ServicePlan};
 use crate::stack::TargetKind;
+use crate::state::layout;
 use crate::targets;
 
 #[derive(Serialize)]
@@ -27,7 +28,15 @@ pub fn run(dir: &Path, exit_code: bool, json: bool, target: Option<TargetKind>) 
     docker::check_engine()?;
     let target = targets::open(&evaluated.stack, evaluated.stack.target_for(target));
     let plans = targets::plan(target.as_ref(), &evaluated)?;
-    let text = file_diff(&evaluated, target.file(), target.kind());
+    let mut text = file_diff(
+        &evaluated,
+        target.file(),
+        evaluated.rendered.target(target.kind()).unwrap_or_default(),
+    );
+    // The edge's routes: compose only (a swarm publishes the apps itself).
+    if let (TargetKind::Compose, Some(edge)) = (target.kind(), &evaluated.rendered.edge) {
+        text.push_str(&file_diff(&evaluated, layout::EDGE_FILE, edge));
+    }
     let changes = !text.is_empty() || plans.iter().any(|p| p.action != Action::Unchanged);
     if json {
         let report = DiffReport {
@@ -61,10 +70,9 @@ pub fn run(dir: &Path, exit_code: bool, json: bool, target: Option<TargetKind>) 
     Ok(if exit_code && changes { 1 } else { 0 })
 }
 
-/// The unified diff of the committed target file against what would be rendered now;
+/// The unified diff of a committed generated file against what would be rendered now;
 /// empty when they are the same. Secrets never appear: the files hold only paths.
-fn file_diff(evaluated: &Evaluated, file: &str, kind: TargetKind) -> String {
-    let new = evaluated.rendered.target(kind).unwrap_or_default();
+fn file_diff(evaluated: &Evaluated, file: &str, new: &str) -> String {
     let committed = std::fs::read_to_string(evaluated.stack.root.join(file)).unwrap_or_default();
     if committed == new {
         return String::new();

@@ -389,7 +389,12 @@ pub fn stop_and_remove(id: &str, grace_secs: u64) -> Result<()> {
 pub fn container_logs(id: &str, tail: u32) -> Result<String> {
     let tail = tail.to_string();
     let out = run(&strings(&["logs", "--tail", &tail, id]))?;
-    Ok(format!("{}{}", text(&out.stdout), text(&out.stderr)))
+    let both = [text(&out.stdout), text(&out.stderr)];
+    Ok(both
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 pub fn exec_args(id: &str, command: &[&str]) -> Vec<String> {
@@ -854,8 +859,10 @@ mod tests {
             health: String::new(),
             image: "s/a:1".into(),
             exit_code: 0,
+            restarts: 0,
             ports: BTreeMap::new(),
             labels: BTreeMap::new(),
+            addresses: BTreeMap::new(),
         };
         assert!(c.is_ready());
         c.health = "starting".into();

@@ -165,11 +165,15 @@ fn route(r: &Route) -> Value {
 pub fn pin(config: &str, service: &str, port: u16, addresses: &[String]) -> Option<String> {
     let mut value: Value = serde_json::from_str(config).ok()?;
     let dial = format!("{service}:{port}");
-    let servers = value["apps"]["http"]["servers"].as_object_mut()?;
+    // `get_mut`, not indexing: `value["key"]` on an object inserts a null key.
+    let servers = value.pointer_mut("/apps/http/servers")?.as_object_mut()?;
     for server in servers.values_mut() {
-        for route in server["routes"].as_array_mut().into_iter().flatten() {
-            for handler in route["handle"].as_array_mut().into_iter().flatten() {
-                let Some(upstreams) = handler["upstreams"].as_array_mut() else {
+        let routes = server.get_mut("routes").and_then(Value::as_array_mut);
+        for route in routes.into_iter().flatten() {
+            let handlers = route.get_mut("handle").and_then(Value::as_array_mut);
+            for handler in handlers.into_iter().flatten() {
+                let Some(upstreams) = handler.get_mut("upstreams").and_then(Value::as_array_mut)
+                else {
                     continue;
                 };
                 if upstreams.iter().any(|u| u["dial"] == dial.as_str()) {
@@ -182,4 +186,49 @@ pub fn pin(config: &str, service: &str, port: u16, addresses: &[String]) -> Opti
     let mut text = serde_json::to_string_pretty(&value).ok()?;
     text.push('\n');
     Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"{"apps": {"http": {"servers": {"port-8081": {"routes": [
+        {"match": [{"host": ["a.test"]}], "handle": [{"handler": "reverse_proxy",
+          "upstreams": [{"dial": "hello:8000"}], "load_balancing": {"try_duration": "5s"}}]},
+        {"handle": [{"handler": "static_response", "status_code": 404}]}]}}}}}"#;
+
+    #[test]
+    fn pin_replaces_only_the_service_s_upstreams_and_touches_nothing_else() {
+        let pinned = pin(
+            CONFIG,
+            "hello",
+            8000,
+            &["10.0.0.2:8000".into(), "10.0.0.1:8000".into()],
+        )
+        .expect("a config of ours");
+        let v: Value = serde_json::from_str(&pinned).unwrap();
+        let routes = &v["apps"]["http"]["servers"]["port-8081"]["routes"];
+        let proxy = &routes[0]["handle"][0];
+        assert_eq!(
+            proxy["upstreams"],
+            json!([{"dial": "10.0.0.2:8000"}, {"dial": "10.0.0.1:8000"}])
+        );
+        assert_eq!(
+            proxy["load_balancing"]["selection_policy"],
+            json!({"policy": "first"})
+        );
+        assert_eq!(proxy["load_balancing"]["try_duration"], "5s");
+        assert_eq!(
+            routes[1]["handle"][0],
+            json!({"handler": "static_response", "status_code": 404}),
+            "a handler without upstreams gains no key"
+        );
+        let other = pin(CONFIG, "greeter", 8000, &["10.0.0.3:8000".into()]).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&other).unwrap(),
+            serde_json::from_str::<Value>(CONFIG).unwrap(),
+            "another service's pin changes nothing here"
+        );
+        assert_eq!(pin("not json", "hello", 8000, &[]), None);
+    }
 }

@@ -146,6 +146,7 @@ const SERVICE_KEYS: &[&str] = &[
     "image",
     "port",
     "publish",
+    "hosts",
     "build_args",
     "environment",
     "depends_on",

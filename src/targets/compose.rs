@@ -83,6 +83,18 @@ impl Target for Compose<'_> {
         })
     }
 
+    fn reloads(&self, evaluated: &Evaluated) -> Result<Option<String>> {
+        let (Some(want), Some(edge)) = (evaluated.rendered.edge.as_deref(), self.stack.edge())
+        else {
+            return Ok(None);
+        };
+        let running = docker::containers(&self.stack.name)?;
+        let Some(proxy) = EdgeProxy::find(self.stack, &running) else {
+            return Ok(None);
+        };
+        Ok((!same_json(&proxy.loaded()?, want)).then(|| edge.name.clone()))
+    }
+
     fn status(&self) -> Result<Vec<StatusRow>> {
         let generated =
             std::fs::read_to_string(self.stack.root.join(self.file())).unwrap_or_default();
@@ -113,6 +125,10 @@ impl Target for Compose<'_> {
             }
             if have.state != "running" {
                 detail.push(format!("the container is {}", have.state));
+            }
+            if self.stack.edge().is_some_and(|e| &e.name == name) && !self.routes_in_sync(&running)
+            {
+                detail.push(format!("its routes differ from {}", layout::EDGE_FILE));
             }
             let url = self.url(have, &running).unwrap_or_default();
             rows.push(StatusRow::observed(
@@ -167,6 +183,13 @@ impl Target for Compose<'_> {
 }
 
 impl Compose<'_> {
+    /// Whether the running edge has generated/edge.json loaded.
+    fn routes_in_sync(&self, running: &[Container]) -> bool {
+        let file = std::fs::read_to_string(self.stack.root.join(layout::EDGE_FILE));
+        let loaded = EdgeProxy::find(self.stack, running).map(|p| p.loaded());
+        matches!((file, loaded), (Ok(want), Some(Ok(have))) if same_json(&have, &want))
+    }
+
     /// The compose project for a compose file of this stack (generated, or a
     /// generation's copy): relative paths in it resolve against `generated/`.
     fn project(&self, file: &Path) -> Project {
@@ -447,6 +470,12 @@ impl Compose<'_> {
             })
             .collect()
     }
+}
+
+/// Whether two JSON texts hold the same value (key order and spacing aside).
+fn same_json(a: &str, b: &str) -> bool {
+    let parse = |t: &str| serde_json::from_str::<serde_json::Value>(t).ok();
+    parse(a).is_some() && parse(a) == parse(b)
 }
 
 /// The container ids of the services not in `replace`, to tell whether compose changed any.

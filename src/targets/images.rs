@@ -11,6 +11,7 @@ use crate::engine::docker::{self, BuildRequest};
 use crate::error::Error;
 use crate::pipeline::Evaluated;
 use crate::render;
+use crate::stack::TargetKind;
 use crate::stack::{ImageSource, Stack};
 
 /// The built services whose content-addressed tag is not in `present`.
@@ -106,7 +107,15 @@ pub fn build_all(builds: &[BuildRequest]) -> Result<()> {
 /// Pushes each built image the registry lacks, by tag; returns how many were pushed.
 pub fn push(evaluated: &Evaluated, registry: &str) -> Result<usize> {
     let mut pushed = 0;
-    for (name, inputs) in &evaluated.hashes {
+    let stack = &evaluated.stack;
+    // What a swarm runs: not the one-host edge.
+    let on_swarm = |name: &String| {
+        stack
+            .services
+            .get(name)
+            .is_some_and(|s| stack.role(s).deploys_on(TargetKind::Swarm))
+    };
+    for (name, inputs) in evaluated.hashes.iter().filter(|(n, _)| on_swarm(n)) {
         let local = render::image_tag(&evaluated.stack.name, name, inputs);
         let remote = format!("{registry}/{local}");
         if docker::registry_has(&remote)? {

@@ -46,6 +46,12 @@ pub trait Target: Sync {
         None
     }
 
+    /// The service whose config the target reloads in place (the edge's routes), when
+    /// what runs differs from what `evaluated` renders.
+    fn reloads(&self, _evaluated: &Evaluated) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     /// One row per service of the generated file, and one per orphan.
     fn status(&self) -> Result<Vec<StatusRow>>;
 

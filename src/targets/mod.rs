@@ -32,9 +32,14 @@ pub fn open(stack: &Stack, kind: TargetKind) -> Box<dyn Target + '_> {
 pub fn plan(target: &dyn Target, evaluated: &Evaluated) -> Result<Vec<ServicePlan>> {
     let inputs = target.observe(evaluated)?;
     let mut plans = plan::plan(&inputs.desired, &inputs.observed, &inputs.previous);
+    let reloads = target.reloads(evaluated)?;
     for p in &mut plans {
         if matches!(p.action, Action::Rebuild | Action::Recreate) {
             p.rollout = target.rollout(&p.service);
+        }
+        if p.action == Action::Unchanged && reloads.as_ref() == Some(&p.service) {
+            p.action = Action::Reload;
+            p.reasons = vec!["its routes differ from generated/edge.json: a graceful reload, no connection dropped".into()];
         }
     }
     Ok(plans)
