@@ -65,10 +65,10 @@ impl StartFirst<'_> {
         let Some(new) = new else {
             return Err(self.abandon(svc, None, "compose started no new container".into()));
         };
-        let new = match self.wait_ready(svc, new, routed) {
-            Ok(new) => new,
-            Err((new, why)) => return Err(self.abandon(svc, Some(&new), why)),
-        };
+        let mut new = new;
+        if let Err(why) = self.wait_ready(svc, &mut new, routed) {
+            return Err(self.abandon(svc, Some(&new), why));
+        }
         eprintln!(
             "{}: new container {} ready in {:.1}s; switching over",
             svc.name,
@@ -121,32 +121,32 @@ impl StartFirst<'_> {
         edge.load(&pinned)
     }
 
-    /// Polls the new container until it answers the probe and the engine calls it
-    /// healthy; gives it back with the reason when it exits, restarts, turns unhealthy
-    /// or runs out of time.
+    /// Polls the new container (updating `new`) until it answers the probe and the
+    /// engine calls it healthy; the reason when it exits, restarts, turns unhealthy or
+    /// runs out of time.
     fn wait_ready(
         &self,
         svc: &Service,
-        mut new: Container,
+        new: &mut Container,
         probe_http: bool,
-    ) -> Result<Container, (Container, String)> {
+    ) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(u64::from(self.stack.wait_timeout));
         let mut answered = !probe_http;
         loop {
             if new.restarts > 0 || matches!(new.state.as_str(), "exited" | "dead" | "restarting") {
-                return Err((new.clone(), format!("it {}", crashed(&new))));
+                return Err(format!("it {}", crashed(new)));
             }
             if new.health == "unhealthy" {
-                return Err((new, "its health check failed".into()));
+                return Err("its health check failed".into());
             }
             if !answered {
-                let addr = self.addresses(std::slice::from_ref(&new));
+                let addr = self.addresses(std::slice::from_ref(new));
                 answered = addr.first().is_some_and(|a| {
                     probe::http_ok(a, &svc.healthcheck.path, Duration::from_secs(2)).is_ok()
                 });
             }
             if answered && new.is_ready() {
-                return Ok(new);
+                return Ok(());
             }
             if Instant::now() >= deadline {
                 let why = format!(
@@ -154,12 +154,12 @@ impl StartFirst<'_> {
                     self.stack.wait_timeout,
                     new.describe()
                 );
-                return Err((new, why));
+                return Err(why);
             }
             std::thread::sleep(probe::INTERVAL);
             match docker::inspect(&[&new.id]) {
-                Ok(mut found) if !found.is_empty() => new = found.remove(0),
-                _ => return Err((new, "its container disappeared".into())),
+                Ok(mut found) if !found.is_empty() => *new = found.remove(0),
+                _ => return Err("its container disappeared".into()),
             }
         }
     }

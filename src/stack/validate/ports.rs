@@ -71,16 +71,16 @@ pub(super) fn shared(
                 );
                 continue;
             }
-            if hosts.is_empty() {
-                if let Some(other) = fallback.replace(name) {
-                    problems.push(
-                        Problem::new(
-                            svc.key("publish"),
-                            format!("host port {port} is also published by `{other}`, and neither names `hosts`"),
-                        )
-                        .hint("on a shared port, give each service but one its own `hosts`"),
-                    );
-                }
+            if hosts.is_empty()
+                && let Some(other) = fallback.replace(name)
+            {
+                problems.push(
+                    Problem::new(
+                        svc.key("publish"),
+                        format!("host port {port} is also published by `{other}`, and neither names `hosts`"),
+                    )
+                    .hint("on a shared port, give each service but one its own `hosts`"),
+                );
             }
             for host in hosts.iter() {
                 if let Some(other) = claimed.insert(host, name) {
