@@ -7,22 +7,30 @@ the tables to BENCHMARKS.md (medians and ratios, never single runs). Everything 
 creates (containers, volumes, images, the 1 GiB file) is removed at the end.
 
 `--smoke` is CI's check that the harness still works: tiny inputs, two runs, the report
-written to a temporary file instead of BENCHMARKS.md.
+written to a temporary file instead of BENCHMARKS.md. `--drops-only` runs section 6
+alone (its table to stdout, nothing written to BENCHMARKS.md).
+
+STACKGEN_BIN overrides the binary (default: target/release/stackgen).
 """
 
+import collections
 import json
 import os
+import random
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = "--smoke" in sys.argv
+DROPS_ONLY = "--drops-only" in sys.argv
 RUNS = 2 if SMOKE else 10
-SG = os.path.join(REPO, "target", "release", "stackgen")
+SG = os.environ.get("STACKGEN_BIN", os.path.join(REPO, "target", "release", "stackgen"))
 
 
 def sh(cmd, **kw):
@@ -47,42 +55,74 @@ def container_ids(name):
     return dict(line.split() for line in out.splitlines() if line.strip())
 
 
+def compose_cmd(name, proj):
+    return (f"docker compose -p {name} --project-directory {proj}/generated "
+            f"-f {proj}/generated/docker-compose.yml")
+
+
 def main():
     work = tempfile.mkdtemp(prefix="stackgen-bench-")
     name = f"sgbench-{os.getpid()}"
     proj = os.path.join(work, "p")
-    compose = (f"docker compose -p {name} --project-directory {proj}/generated "
-               f"-f {proj}/generated/docker-compose.yml")
+    # Section 6's second copy: no edge, the apps publish their ports themselves.
+    plain = (f"{name}-compose", os.path.join(work, "p2"))
     try:
-        return run(work, name, proj, compose)
+        return run(work, name, proj, compose_cmd(name, proj), plain)
     finally:
-        subprocess.run(f"{compose} down --volumes --remove-orphans", shell=True,
-                       capture_output=True)
+        for n, p in [(name, proj), plain]:
+            subprocess.run(f"{compose_cmd(n, p)} down --volumes --remove-orphans", shell=True,
+                           capture_output=True)
         tags = sh(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]).stdout
-        mine = [t for t in tags.split() if t.startswith(name + "/")]
+        mine = [t for t in tags.split() if t.startswith((name + "/", plain[0] + "/"))]
         if mine:
-            subprocess.run(["docker", "rmi", "--force", *mine], capture_output=True)
+            # --no-prune: the untagged parents are the classic builder's cache, which a
+            # build running at the same moment (another project on this engine) may need.
+            subprocess.run(["docker", "rmi", "--force", "--no-prune", *mine],
+                           capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
-        # stackgen's deploy lock for this one-off project (see src/state/lock.rs).
+        # stackgen's deploy locks for these one-off projects (see src/state/lock.rs).
         lock_dir = os.environ.get("STACKGEN_LOCK_DIR", "/tmp/stackgen-locks")
-        try:
-            os.remove(os.path.join(lock_dir, f"{name}.lock"))
-        except FileNotFoundError:
-            pass
+        for n in [name, plain[0]]:
+            try:
+                os.remove(os.path.join(lock_dir, f"{n}.lock"))
+            except FileNotFoundError:
+                pass
 
 
-def run(work, name, proj, compose):
+def copy_project(proj, name, edge=True, ports=None):
+    """The shipped project under its own compose project name. Every `publish` becomes
+    `publish = 0` (an ephemeral host port), or the next of `ports`. hello's health check
+    gives up 2 s after start, so section 6's never-healthy case fails in seconds; it is
+    set here, before the first deploy, so that it is not itself a change."""
     os.makedirs(proj)
     for item in ["stack.toml", "templates", "apps", "images", "db", "generated"]:
         src = os.path.join(REPO, item)
         (shutil.copytree if os.path.isdir(src) else shutil.copy2)(src, os.path.join(proj, item))
     stack = open(os.path.join(proj, "stack.toml")).read()
     stack = stack.replace('name = "stackgen"', f'name = "{name}"')
-    stack = "\n".join("publish = 0" if l.startswith("publish = ") else l
-                      for l in stack.splitlines()) + "\n"
-    open(os.path.join(proj, "stack.toml"), "w").write(stack)
+    ports = iter(ports or [])
+    lines, skipping = [], False
+    for l in stack.splitlines():
+        if l.startswith("["):
+            skipping = not edge and l.strip() == "[services.edge]"
+        if skipping:
+            continue
+        if l.startswith("publish = "):
+            l = f"publish = {next(ports, 0)}"
+        lines.append(l)
+        if l.startswith('build = "apps/hello"'):
+            lines.append('healthcheck = { start_period = "2s" }')
+    open(os.path.join(proj, "stack.toml"), "w").write("\n".join(lines) + "\n")
+
+
+def run(work, name, proj, compose, plain):
+    copy_project(proj, name)
     sh([SG, "-C", proj, "up"])
     rows = {}
+    if DROPS_ONLY:
+        rows["drops"] = drops(proj, plain)
+        print(render_drops(rows["drops"]))
+        return 1 if drops_unexpected(rows["drops"]) else 0
 
     # 1. No-op redeploy of the running stack. stackgen runs first: compose --build
     # rebuilds with BuildKit and retags the images, which would make stackgen's first
@@ -199,12 +239,281 @@ def run(work, name, proj, compose):
         healthy.append(done - first)
     rows["healthy"] = statistics.median(healthy)
 
+    # 6. Requests dropped during a deploy: stackgen behind its edge, and plain compose.
+    rows["drops"] = drops(proj, plain)
+
     report = render_report(rows)
     out = tempfile.mktemp(suffix=".md") if SMOKE else os.path.join(REPO, "BENCHMARKS.md")
     open(out, "w").write(report)
     print(report)
     print(f"written to {out}", file=sys.stderr)
-    return 0
+    return 1 if drops_unexpected(rows["drops"]) else 0
+
+
+class Load(threading.Thread):
+    """A bounded request loop on loopback: one GET / every 20 ms, each on a new TCP
+    connection with a 2 s timeout. A request fails unless it is a 200 whose body ends
+    "Hello, world!". The longest outage runs from the last good answer to the next good
+    one, across failures (or to the end of the loop, if none came)."""
+
+    INTERVAL, TIMEOUT, MAX_REQUESTS, MAX_TIME = 0.02, 2.0, 30_000, 600
+
+    def __init__(self, port, host="127.0.0.1"):
+        super().__init__(daemon=True)
+        self.port, self.host = port, host
+        self.halt = threading.Event()
+        self.ok = self.failed = 0
+        self.longest, self.recovered = 0.0, True
+        self.errors = collections.Counter()
+
+    def once(self):
+        deadline = time.monotonic() + self.TIMEOUT
+        data = b""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=self.TIMEOUT) as s:
+                s.sendall(f"GET / HTTP/1.1\r\nHost: {self.host}\r\nConnection: close\r\n\r\n"
+                          .encode())
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return "timeout (2 s)"
+                    s.settimeout(left)
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        except OSError as e:
+            return f"{type(e).__name__}: {e}"
+        head, _, body = data.partition(b"\r\n\r\n")
+        status = head.split(b"\r\n", 1)[0].split()
+        if len(status) > 1 and status[1] == b"200" and body.endswith(b"Hello, world!"):
+            return None
+        return repr(data[:80].decode(errors="replace")) if data else "empty answer"
+
+    def run(self):
+        start = last_ok = time.monotonic()
+        failing = False
+        while (not self.halt.is_set() and self.ok + self.failed < self.MAX_REQUESTS
+               and time.monotonic() - start < self.MAX_TIME):
+            t = time.monotonic()
+            err = self.once()
+            if err is None:
+                self.ok += 1
+                now = time.monotonic()
+                if failing:
+                    self.longest = max(self.longest, now - last_ok)
+                failing, last_ok = False, now
+            else:
+                self.failed += 1
+                self.errors[err] += 1
+                failing = True
+            self.halt.wait(max(0.0, self.INTERVAL - (time.monotonic() - t)))
+        if failing:
+            self.longest = max(self.longest, time.monotonic() - last_ok)
+            self.recovered = False
+
+    def finish(self):
+        self.halt.set()
+        self.join()
+        return {"failed": self.failed, "requests": self.ok + self.failed,
+                "outage": self.longest, "recovered": self.recovered,
+                "errors": dict(self.errors)}
+
+
+def under_load(port, cmd, host="127.0.0.1"):
+    """Runs the deploy command inside the loop's window: started 0.5 s before, stopped
+    2 s after the command returns (while the old container stops)."""
+    load = Load(port, host)
+    load.start()
+    time.sleep(0.5)
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    time.sleep(2)
+    report = load.finish()
+    report["exit"] = res.returncode
+    report["stderr"] = res.stderr
+    return report
+
+
+EXITS_ON_START = "import sys\nsys.exit(3)\n"
+NEVER_HEALTHY = """from flask import Flask, Response
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def index():
+    return Response("not yet", status=503)
+"""
+# (key, label, stackgen's expected exit code); smoke runs the first only.
+DROP_CASES = [
+    ("good", "good deploy (app.py changed)", 0),
+    ("exits", "new version exits on start", 1),
+    ("unhealthy", "new version never healthy (503)", 1),
+    ("route", "route change (`hosts` added or removed)", 0),
+]
+
+
+def port_of(url):
+    return int(url.rstrip("/").rsplit(":", 1)[1])
+
+
+def urls_of(stdout):
+    return dict(l.split("\t", 1) for l in stdout.splitlines() if "\t" in l)
+
+
+def free_port():
+    # Outside the kernel's ephemeral range, which the engine also uses for `publish = 0`.
+    while True:
+        port = random.randint(21000, 29999)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                pass
+
+
+def change(proj, key, i):
+    """Makes case `key`'s change to a project; returns how to undo it (None: keep it)."""
+    app = os.path.join(proj, "apps", "hello", "app.py")
+    good = open(app).read()
+    if key == "good":
+        open(app, "a").write(f"# bench deploy {i}\n")
+    elif key in ("exits", "unhealthy"):
+        open(app, "w").write(EXITS_ON_START if key == "exits" else NEVER_HEALTHY)
+        return lambda: open(app, "w").write(good)
+    else:
+        path = os.path.join(proj, "stack.toml")
+        stack = open(path).read()
+        hosts = 'hosts = ["127.0.0.1", "hello.test"]\n'
+        marker = 'healthcheck = { start_period = "2s" }\n'
+        stack = (stack.replace(marker + hosts, marker) if hosts in stack
+                 else stack.replace(marker, marker + hosts))
+        open(path, "w").write(stack)
+    return None
+
+
+def drops(proj, plain):
+    """Section 6: every case against hello's URL under the request loop, once through
+    `stackgen up` (behind the edge) and once through plain `docker compose up -d --wait`
+    on a copy without the edge, where hello publishes its host port itself."""
+    name2, proj2 = plain
+    copy_project(proj2, name2, edge=False, ports=[free_port(), free_port()])
+    url = urls_of(sh([SG, "-C", proj, "up"]).stdout)["hello"]
+    url2 = urls_of(sh([SG, "-C", proj2, "up"]).stdout)["hello"]
+    compose2 = compose_cmd(name2, proj2).split()
+    up2 = compose2 + ["up", "-d", "--wait", "--wait-timeout", "60"]
+    env = dict(os.environ, DOCKER_BUILDKIT="0")
+
+    def compose_deploy(undo=None):
+        """Render, build hello if its tag is missing (outside the window), deploy."""
+        if undo:
+            undo()
+        sh([SG, "-C", proj2, "render"])
+        gen = open(os.path.join(proj2, "generated", "docker-compose.yml")).read()
+        tag = next(l.split('"')[1] for l in gen.splitlines()
+                   if l.strip().startswith(f'image: "{name2}/hello:'))
+        if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode:
+            sh(compose2 + ["build", "hello"], env=env)
+        return None if undo else under_load(port_of(url2), up2)
+
+    cases = DROP_CASES[:1] if SMOKE else DROP_CASES
+    results = {key: {"stackgen": [], "compose": []} for key, _, _ in cases}
+    for i in range(1 if SMOKE else 3):
+        for key, label, _ in cases:
+            undo = change(proj, key, i)
+            r = under_load(port_of(url), [SG, "-C", proj, "up"])
+            if undo:
+                undo()
+            results[key]["stackgen"].append(r)
+            print(f"drops: stackgen, {label}, run {i + 1}: exit {r['exit']}, "
+                  f"{r['failed']}/{r['requests']} failed, outage {r['outage']:.2f} s, "
+                  f"errors {r['errors']}", file=sys.stderr)
+            if key == "route":
+                continue  # no proxy, no route: nothing for compose to change
+            undo = change(proj2, key, i)
+            r = compose_deploy()
+            if undo:
+                # Compose leaves the broken container serving: put the good one back.
+                compose_deploy(undo)
+                sh(up2)
+            results[key]["compose"].append(r)
+            print(f"drops: compose, {label}, run {i + 1}: exit {r['exit']}, "
+                  f"{r['failed']}/{r['requests']} failed, outage {r['outage']:.2f} s, "
+                  f"errors {r['errors']}", file=sys.stderr)
+    return results
+
+
+def drops_unexpected(results):
+    """stackgen exit codes that are not the expected ones (the harness then exits 1)."""
+    bad = []
+    for key, label, want in DROP_CASES:
+        for r in results.get(key, {}).get("stackgen", []):
+            if r["exit"] != want:
+                bad.append(f"{label}: `stackgen up` exited {r['exit']}, expected {want}\n"
+                           f"{r['stderr']}")
+    for b in bad:
+        print(f"drops: {b}", file=sys.stderr)
+    return bad
+
+
+def summarize(runs):
+    if not runs:
+        return ["n/a (no proxy)", "", ""]
+    failed = sum(r["failed"] for r in runs)
+    total = sum(r["requests"] for r in runs)
+    worst = max(runs, key=lambda r: r["outage"])
+    if not failed:
+        outage = "none"
+    elif worst["recovered"]:
+        outage = f"{worst['outage']:.2f} s"
+    else:
+        outage = f"≥ {worst['outage']:.1f} s (still down at the end)"
+    exits = sorted({r["exit"] for r in runs})
+    return [f"{failed} / {total}", outage, ", ".join(map(str, exits))]
+
+
+def render_drops(results):
+    runs = len(next(iter(results.values()))["stackgen"])
+    lines = [
+        "## 6. Requests dropped during a deploy",
+        "",
+        "A request loop on 127.0.0.1 against `hello` (one `GET /` every 20 ms, each on a new "
+        "connection, 2 s timeout; a request fails unless it is a 200 ending "
+        "\"Hello, world!\"), from 0.5 s before the deploy command to 2 s after it returns. "
+        "stackgen: `stackgen up` behind the edge. Plain compose: a copy of the stack without "
+        "the edge, where `hello` publishes its fixed host port itself, the same change "
+        "rendered and its image built first (outside the window), then "
+        "`docker compose up -d --wait`. The longest outage runs from the last good answer "
+        "to the next one. "
+        + (f"Totals over {runs} runs per case; the longest outage and exit codes of any run."
+           if runs > 1 else "One run per case."),
+        "",
+        "| case | stackgen: failed / requests | longest outage | exit code "
+        "| plain compose: failed / requests | longest outage | exit code |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, label, _ in DROP_CASES:
+        if key in results:
+            cells = summarize(results[key]["stackgen"]) + summarize(results[key]["compose"])
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    sg_failed = sum(r["failed"] for v in results.values() for r in v["stackgen"])
+    lines += [
+        "",
+        "Plain compose recreates a changed container stop-first: the old container stops and "
+        "gives up the fixed host port before the new one starts and binds it, so every "
+        "request in between is refused; when the new version never becomes ready, compose "
+        "leaves it in place (it has no rollback) and the app stays down until the next "
+        "deploy. Behind the edge the host port belongs to Caddy, which an app deploy does not "
+        "restart: stackgen starts the new container beside the old one, switches the route "
+        "once the new one is ready and then drains the old one; a new version that never "
+        "becomes ready is removed while the old one keeps serving (`up` exits 1), and a route "
+        "change is a graceful reload of the edge. "
+        + ("stackgen dropped no request in any case." if not sg_failed else
+           f"stackgen dropped {sg_failed} requests in all (see the table)."),
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def parse_time(stamp):
@@ -325,6 +634,7 @@ def render_report(rows):
         f"From the first container started to `up --wait` returning, shipped stack, median of "
         f"{2 if SMOKE else 5} `down`/`up` cycles: **{rows['healthy']:.2f} s** (target: under 3 s).",
         "",
+        render_drops(rows["drops"]),
     ]
     return "\n".join(lines)
 

@@ -94,8 +94,8 @@ fn bad_stack_file_exits_2_with_every_problem_and_writes_nothing() {
             stderr(&out),
             "error: stack.toml: services.greeter.depends_on: depends on `database`, which is not declared\n  \
              hint: declare `[services.database]` or remove it from depends_on\n\
-             error: stack.toml: services.hello.publish: host port 8081 is also published by `greeter`\n  \
-             hint: give each service its own host port, or `publish = 0` for an ephemeral one\n",
+             error: stack.toml: services.hello.publish: host port 8081 is also published by `greeter`, and neither names `hosts`\n  \
+             hint: on a shared port, give each service but one its own `hosts`\n",
             "for {cmd:?}"
         );
         assert_eq!(project.snapshot(), before, "{cmd:?} wrote nothing");
@@ -158,7 +158,7 @@ fn shipped_stack_passes_the_security_check() {
     let project = TestProject::shipped();
     let out = project.stackgen(&["check"]);
     assert_exit(&out, 0);
-    assert_eq!(stderr(&out), "check: 0 errors, 10 warnings, 0 relaxed\n");
+    assert_eq!(stderr(&out), "check: 0 errors, 12 warnings, 0 relaxed\n");
     let lines: Vec<String> = common::stdout(&out)
         .lines()
         .map(|l| l.split(" (why:").next().unwrap_or("").to_string())
@@ -259,7 +259,7 @@ fn a_swarm_template_that_breaks_the_policy_is_caught() {
 
     let out = project.stackgen(&["check"]);
     assert_exit(&out, 1);
-    assert_eq!(stderr(&out), "check: 2 errors, 10 warnings, 0 relaxed\n");
+    assert_eq!(stderr(&out), "check: 2 errors, 12 warnings, 0 relaxed\n");
     let text = common::stdout(&out);
     for service in ["greeter", "hello"] {
         assert!(
@@ -307,14 +307,14 @@ fn relaxations_in_stack_toml_show_up_in_check_and_the_compose_file() {
     let project = TestProject::shipped();
     project.edit_stack(|t| {
         t.replace(
-            "publish = 8081\n",
-            "publish = 8081\nsecurity = { read_only = false, cap_add = [\"NET_BIND_SERVICE\"] }\n",
+            "build = \"apps/hello\"\n",
+            "build = \"apps/hello\"\nsecurity = { read_only = false, cap_add = [\"NET_BIND_SERVICE\"] }\n",
         )
     });
     let out = project.stackgen(&["check"]);
     assert_exit(&out, 0);
     // Relaxed in both rendered files: the compose file and the swarm file.
-    assert_eq!(stderr(&out), "check: 0 errors, 10 warnings, 4 relaxed\n");
+    assert_eq!(stderr(&out), "check: 0 errors, 12 warnings, 4 relaxed\n");
     let text = common::stdout(&out);
     for service in ["hello", "hello (swarm)"] {
         assert!(

@@ -37,7 +37,10 @@ fn shipped_stack_deploys_answers_and_keeps_data_across_redeploys() {
 
     // The database is on the internal network only and not published.
     let ids = stack.container_ids();
-    assert_eq!(ids.keys().collect::<Vec<_>>(), ["db", "greeter", "hello"]);
+    assert_eq!(
+        ids.keys().collect::<Vec<_>>(),
+        ["db", "edge", "greeter", "hello"]
+    );
     let db_ports = docker(&[
         "inspect",
         "--format",
@@ -88,7 +91,7 @@ fn shipped_stack_deploys_answers_and_keeps_data_across_redeploys() {
     let again = stack.project.stackgen(&["up"]);
     assert_exit(&again, 0);
     assert!(
-        stderr(&again).contains("images: 0 to build, 3 up to date"),
+        stderr(&again).contains("images: 0 to build, 4 up to date"),
         "{}",
         stderr(&again)
     );
@@ -141,7 +144,7 @@ fn changing_one_app_rebuilds_and_recreates_only_that_service() {
 
     let (out, urls) = stack.up();
     assert!(
-        stderr(&out).contains("images: 1 to build, 2 up to date"),
+        stderr(&out).contains("images: 1 to build, 3 up to date"),
         "{}",
         stderr(&out)
     );
@@ -153,7 +156,7 @@ fn changing_one_app_rebuilds_and_recreates_only_that_service() {
         new_tags["hello"], tags["hello"],
         "hello has a new image tag"
     );
-    for svc in ["db", "greeter"] {
+    for svc in ["db", "edge", "greeter"] {
         assert_eq!(new_ids[svc], ids[svc], "{svc} keeps its container");
         assert_eq!(new_tags[svc], tags[svc], "{svc} keeps its image");
     }
@@ -191,7 +194,7 @@ fn running_stack_is_hardened_and_keeps_its_password_secret() {
     let stack = E2eStack::new("hard");
     stack.up();
     let ids = stack.container_ids();
-    assert_eq!(ids.len(), 3);
+    assert_eq!(ids.len(), 4);
 
     for (service, id) in &ids {
         let json = docker(&["inspect", "--format", "{{json .}}", id]);
@@ -437,7 +440,7 @@ fn diff_and_status_explain_every_change_and_touch_nothing() {
     let why = stack.project.stackgen(&["why", "hello"]);
     assert_exit(&why, 0);
     assert!(
-        stdout(&why).starts_with("~ hello        rebuild  "),
+        stdout(&why).starts_with("~ hello        rebuild: replace (start-first)  "),
         "{}",
         stdout(&why)
     );

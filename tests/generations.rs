@@ -41,19 +41,19 @@ fn a_failing_deploy_rolls_back_by_itself_and_keeps_the_data() {
     http("POST", &format!("{}visits", urls["greeter"]));
     assert_eq!(history(&stack), [(1, true)]);
 
-    // Break hello: every request fails, so its health check does.
-    let app = stack.project.read("apps/hello/app.py");
-    stack.project.write(
-        "apps/hello/app.py",
-        &app.replace(
-            "return Response(\"Hello, world!\", mimetype=\"text/plain\")",
-            "raise RuntimeError(\"broken on purpose\")",
-        ),
-    );
+    // Break the database's health check. A stateful service is replaced stop-first (a
+    // broken app would be replaced start-first and simply removed, tests/zero_downtime.rs),
+    // so this deploy switches something over and the automatic rollback is what saves it.
+    stack.project.edit_stack(|t| {
+        t.replace(
+            "healthcheck = { interval = \"500ms\", start_period = \"120s\" }",
+            "healthcheck = { command = [\"CMD\", \"false\"], interval = \"500ms\", start_period = \"1s\" }",
+        )
+    });
     let out = stack.project.stackgen(&["up"]);
     assert_exit(&out, 1);
     let err = stderr(&out);
-    assert!(err.contains("service `hello` is not ready"), "{err}");
+    assert!(err.contains("service `db` is not ready"), "{err}");
     assert!(
         err.contains("rolling back to generation 1 (the last good deploy)"),
         "{err}"
@@ -170,7 +170,7 @@ fn two_ups_at_once_take_turns_and_the_stack_ends_consistent() {
     );
     let status = stack.project.stackgen(&["status"]);
     assert_exit(&status, 0);
-    assert_eq!(stack.container_ids().len(), 3);
+    assert_eq!(stack.container_ids().len(), 4);
     assert_eq!(
         history(&stack),
         [(1, true)],
@@ -249,7 +249,7 @@ fn two_checkouts_of_one_stack_take_turns_for_the_lock() {
         stderr(&a),
         stderr(&b)
     );
-    assert_eq!(stack.container_ids().len(), 3, "one stack, not two");
+    assert_eq!(stack.container_ids().len(), 4, "one stack, not two");
 }
 
 #[test]

@@ -114,6 +114,24 @@ fn app_deploys_and_route_changes_drop_no_request() {
     let serving = stack.container_ids()["hello"].clone();
     assert_ne!(serving, ids["hello"], "hello runs a new container");
     assert_eq!(stack.container_ids().len(), 4, "the old container is gone");
+    // The compose file describes what runs: plain compose on it changes nothing.
+    let file = stack.compose_file().display().to_string();
+    let compose = [
+        "compose",
+        "-p",
+        &stack.name,
+        "-f",
+        &file,
+        "up",
+        "-d",
+        "--wait",
+    ];
+    docker(&compose);
+    assert_eq!(
+        stack.container_ids()["hello"],
+        serving,
+        "compose agrees with what runs"
+    );
     let recorded = generations(&stack);
 
     // 2. A version that exits on start, and 3. one that never passes its health check:

@@ -24,10 +24,7 @@ pub fn run(dir: &Path) -> Result<u8> {
     let builds = images::missing(&evaluated, &docker::local_tags()?);
     images::require_base_image(stack, &builds)?;
     images::build_all(&builds)?;
-    let pushed = images::push(&evaluated, &registry)?;
-    eprintln!(
-        "{pushed} pushed, {} already in {registry}",
-        evaluated.hashes.len() - pushed
-    );
+    let (pushed, present) = images::push(&evaluated, &registry)?;
+    eprintln!("{pushed} pushed, {present} already in {registry}");
     Ok(0)
 }

@@ -254,16 +254,21 @@ impl Compose<'_> {
         if let Some(config) = edge_config {
             edge::write_runtime(&self.stack.root, config).map_err(plumbing)?;
         }
+        let mut attempted: Vec<String> = Vec::new();
         for pass in self.compose_passes(&services, &replace, &hashes, &before) {
+            attempted.extend(if pass.is_empty() {
+                services.clone()
+            } else {
+                pass.clone()
+            });
             if !project
                 .up_services(self.stack.wait_timeout, &pass)
                 .map_err(plumbing)?
             {
-                return Err(self
-                    .read_back(&project, &services)
-                    .err()
-                    .unwrap_or_else(|| Error::runtime("`docker compose up --wait` failed", None))
-                    .into());
+                let failure = self.read_back(&project, &services, &attempted).err();
+                let failure = failure
+                    .unwrap_or_else(|| Error::runtime("`docker compose up --wait` failed", None));
+                return Err(failure.into());
             }
         }
         let after = docker::containers(&self.stack.name).map_err(plumbing)?;
@@ -287,7 +292,10 @@ impl Compose<'_> {
         if let (Some(edge), Some(config)) = (&edge, edge_config) {
             edge.load(config).map_err(plumbing)?;
         }
-        Ok((self.read_back(&project, &services)?, replace.len()))
+        Ok((
+            self.read_back(&project, &services, &services)?,
+            replace.len(),
+        ))
     }
 
     /// The services to replace start-first, with their old containers: declared as
@@ -352,13 +360,19 @@ impl Compose<'_> {
         }
     }
 
-    /// After a deploy: removes orphans and checks every service is ready; on failure
-    /// shows each failing service with its last log lines and returns the error.
-    fn read_back(&self, project: &Project, services: &[String]) -> Result<Vec<Container>, Error> {
+    /// After a deploy: removes orphans (containers of no service in `services`) and
+    /// checks every service in `check` is ready; on failure shows each failing service
+    /// with its last log lines and returns the error.
+    fn read_back(
+        &self,
+        project: &Project,
+        services: &[String],
+        check: &[String],
+    ) -> Result<Vec<Container>, Error> {
         let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
         let mut running = docker::containers(&self.stack.name).map_err(plumbing)?;
         remove_orphans(&mut running, services).map_err(plumbing)?;
-        let failing: Vec<_> = services
+        let failing: Vec<_> = check
             .iter()
             .map(|name| (name, running.iter().find(|s| &s.service == name)))
             .filter(|(_, state)| !state.is_some_and(Container::is_ready))

@@ -105,8 +105,8 @@ pub fn build_all(builds: &[BuildRequest]) -> Result<()> {
 }
 
 /// Pushes each built image the registry lacks, by tag; returns how many were pushed.
-pub fn push(evaluated: &Evaluated, registry: &str) -> Result<usize> {
-    let mut pushed = 0;
+pub fn push(evaluated: &Evaluated, registry: &str) -> Result<(usize, usize)> {
+    let (mut pushed, mut present) = (0, 0);
     let stack = &evaluated.stack;
     // What a swarm runs: not the one-host edge.
     let on_swarm = |name: &String| {
@@ -120,11 +120,12 @@ pub fn push(evaluated: &Evaluated, registry: &str) -> Result<usize> {
         let remote = format!("{registry}/{local}");
         if docker::registry_has(&remote)? {
             eprintln!("{name}: {remote} is already in the registry");
+            present += 1;
             continue;
         }
         docker::push(&local, &remote)?;
         eprintln!("{name}: pushed {remote}");
         pushed += 1;
     }
-    Ok(pushed)
+    Ok((pushed, present))
 }

@@ -1,5 +1,6 @@
 //! The edge proxy: at most one, publishing nothing of its own (the apps' `publish` are its
-//! ports), holding no data. Returns its name, which decides whether apps may share ports.
+//! ports), holding no data; `hosts` only with an edge. Returns its name, which decides
+//! whether apps may share ports.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +43,14 @@ pub(super) fn check<'a>(
             problems.push(
                 Problem::new(at.key("data"), "the edge holds no data")
                     .hint("remove `data`: its config is rendered into generated/edge.json"),
+            );
+        }
+    }
+    if edges.is_empty() {
+        for svc in services.values().filter(|s| !s.hosts.is_empty()) {
+            problems.push(
+                Problem::new(ServiceAt { name: &svc.name }.key("hosts"), "`hosts` needs an edge service")
+                    .hint("add `[services.edge]` with `kind = \"edge\"` (it routes by host name), or remove `hosts`"),
             );
         }
     }
