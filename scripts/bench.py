@@ -34,8 +34,11 @@ SG = os.environ.get("STACKGEN_BIN", os.path.join(REPO, "target", "release", "sta
 
 
 def sh(cmd, **kw):
-    return subprocess.run(cmd, shell=isinstance(cmd, str), check=True, text=True,
-                          capture_output=True, **kw)
+    res = subprocess.run(cmd, shell=isinstance(cmd, str), text=True, capture_output=True, **kw)
+    if res.returncode:
+        print(res.stdout + res.stderr, file=sys.stderr)
+        res.check_returncode()
+    return res
 
 
 def hyperfine(work, label, commands, runs=RUNS, warmup=1):
@@ -288,7 +291,9 @@ class Load(threading.Thread):
         status = head.split(b"\r\n", 1)[0].split()
         if len(status) > 1 and status[1] == b"200" and body.endswith(b"Hello, world!"):
             return None
-        return repr(data[:80].decode(errors="replace")) if data else "empty answer"
+        if not data:
+            return "empty answer"
+        return " ".join(x.decode(errors="replace") for x in status) + f", body {body[-40:]!r}"
 
     def run(self):
         start = last_ok = time.monotonic()
@@ -459,7 +464,7 @@ def drops_unexpected(results):
 
 def summarize(runs):
     if not runs:
-        return ["n/a (no proxy)", "", ""]
+        return ["n/a (no proxy)", "n/a", "n/a"]
     failed = sum(r["failed"] for r in runs)
     total = sum(r["requests"] for r in runs)
     worst = max(runs, key=lambda r: r["outage"])
@@ -502,7 +507,8 @@ def render_drops(results):
         "",
         "Plain compose recreates a changed container stop-first: the old container stops and "
         "gives up the fixed host port before the new one starts and binds it, so every "
-        "request in between is refused; when the new version never becomes ready, compose "
+        "request in between fails (refused, or accepted by the engine's port proxy and "
+        "closed unanswered); when the new version never becomes ready, compose "
         "leaves it in place (it has no rollback) and the app stays down until the next "
         "deploy. Behind the edge the host port belongs to Caddy, which an app deploy does not "
         "restart: stackgen starts the new container beside the old one, switches the route "

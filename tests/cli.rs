@@ -173,6 +173,8 @@ fn shipped_stack_passes_the_security_check() {
             "warning: db: volumes: bind-mounts the host path `../db/init`",
             "warning: db (swarm): security_opt: `no-new-privileges` cannot be set on a swarm service",
             "warning: db (swarm): volumes: bind-mounts the host path `../db/init`",
+            "warning: edge: build: the image is built on this host",
+            "warning: edge: volumes: bind-mounts the host path `../.stackgen/edge`",
             "warning: greeter: build: the image is built on this host",
             "warning: greeter (swarm): ports: port 8082 is published on every interface of the node, not on the stack's `127.0.0.1`",
             "warning: greeter (swarm): security_opt: `no-new-privileges` cannot be set on a swarm service",

@@ -253,14 +253,28 @@ fn running_stack_is_hardened_and_keeps_its_password_secret() {
                 let internal = docker(&["network", "inspect", "--format", "{{.Internal}}", net]);
                 assert_eq!(internal, "true", "db's network {net} is internal");
             }
+        } else if service == "edge" {
+            // The edge publishes the apps' ports, each on 127.0.0.1 only.
+            let bindings = ports.as_object().expect("the edge publishes ports");
+            assert_eq!(bindings.len(), 2, "one port per app: {ports}");
+            for b in bindings.values() {
+                assert_eq!(b[0]["HostIp"], "127.0.0.1", "edge binds 127.0.0.1: {ports}");
+            }
         } else {
-            assert_eq!(
-                ports["8000/tcp"][0]["HostIp"], "127.0.0.1",
-                "{service} binds 127.0.0.1"
+            assert!(
+                ports.is_null() || ports.as_object().is_some_and(|m| m.is_empty()),
+                "{service} publishes nothing: the edge does: {ports}"
             );
-            // The root filesystem is read-only for the app.
+        }
+        if service != "db" {
+            // The root filesystem is read-only for the apps and the edge.
+            let path = if service == "edge" {
+                "/etc/intruder"
+            } else {
+                "/app/intruder"
+            };
             let write = std::process::Command::new("docker")
-                .args(["exec", id, "touch", "/app/intruder"])
+                .args(["exec", id, "touch", path])
                 .output()
                 .expect("docker exec");
             assert!(
@@ -535,7 +549,7 @@ fn diff_and_status_explain_every_change_and_touch_nothing() {
             .lines()
             .filter(|l| l.contains(" in sync"))
             .count(),
-        3,
+        4,
         "{}",
         stdout(&status)
     );

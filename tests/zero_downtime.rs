@@ -42,6 +42,18 @@ fn generations(stack: &E2eStack) -> usize {
     stdout(&out).lines().skip(1).count()
 }
 
+/// Appended to the app under test: a request that takes 25 s, longer than the build and
+/// the new container's start, so it is still in flight when the edge switches over.
+const SLOW: &str = "
+
+@app.get(\"/slow\")
+def slow():
+    import time
+
+    time.sleep(25)
+    return Response(\"slow done\", mimetype=\"text/plain\")
+";
+
 /// An app that starts and answers, but never healthy: 503 on every path.
 const NEVER_HEALTHY: &str = "from flask import Flask, Response
 
@@ -63,6 +75,9 @@ fn app_deploys_and_route_changes_drop_no_request() {
             "build = \"apps/hello\"\nhealthcheck = { start_period = \"2s\" }",
         )
     });
+    // A slow endpoint beside the app's own, to see an in-flight request drained.
+    let app = format!("{}{SLOW}", stack.project.read("apps/hello/app.py"));
+    stack.project.write("apps/hello/app.py", &app);
     let (_, urls) = stack.up();
     let url = urls["hello"].clone();
     assert_eq!(http("GET", &url), (200, "Hello, world!".into()));
@@ -93,7 +108,6 @@ fn app_deploys_and_route_changes_drop_no_request() {
     );
 
     // 1. A good change of the app: replaced start-first, said so before the deploy.
-    let app = stack.project.read("apps/hello/app.py");
     stack
         .project
         .write("apps/hello/app.py", &format!("{app}# v2\n"));
@@ -103,9 +117,20 @@ fn app_deploys_and_route_changes_drop_no_request() {
         "{}",
         stdout(&diff)
     );
+    // A request that is in flight when the edge switches over: the old container is
+    // stopped only once it is answered.
+    let slow_url = format!("{url}slow");
+    let slow = std::thread::spawn(move || http("GET", &slow_url));
     let (out, report) = up_under_load(&stack, &url);
     assert_exit(&out, 0);
     assert_no_failed_request("a good deploy", &report, &out);
+    assert_eq!(
+        slow.join().unwrap(),
+        (200, "slow done".into()),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("drain timeout"), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("1 replaced start-first"),
         "{}",

@@ -102,7 +102,11 @@ impl Target for Swarm<'_> {
         if !self.stack_deploy(&text).map_err(plumbing)? {
             return Err(Error::runtime("`docker stack deploy` failed", None).into());
         }
-        Ok(self.deployed(generation.images.len()).map_err(plumbing)?)
+        let count = self
+            .services()
+            .filter(|n| generation.images.contains_key(*n))
+            .count();
+        Ok(self.deployed(count).map_err(plumbing)?)
     }
 
     fn observe(&self, evaluated: &Evaluated) -> Result<PlanInputs> {
@@ -188,7 +192,7 @@ impl Target for Swarm<'_> {
 
     fn urls(&self) -> Result<Vec<(String, String)>> {
         let mut out = Vec::new();
-        for name in self.stack.services.keys() {
+        for name in self.services() {
             for url in self.service_urls(name)? {
                 out.push((name.clone(), url));
             }
@@ -285,12 +289,16 @@ impl Swarm<'_> {
 
     fn desired(&self, evaluated: &Evaluated, doc: &Document) -> BTreeMap<String, Desired> {
         let hashes = config_digests(doc);
-        plan::desired(
-            self.stack.services.keys(),
-            Some(doc),
-            &evaluated.hashes,
-            &hashes,
-        )
+        plan::desired(self.services(), Some(doc), &evaluated.hashes, &hashes)
+    }
+
+    /// The services a swarm runs: all but the one-host edge.
+    fn services(&self) -> impl Iterator<Item = &String> {
+        self.stack
+            .services
+            .iter()
+            .filter(|(_, s)| self.stack.role(s).deploys_on(TargetKind::Swarm))
+            .map(|(name, _)| name)
     }
 
     /// The current generation's `stack.yml` (the last swarm deploy), when there is one.

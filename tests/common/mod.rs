@@ -326,7 +326,7 @@ pub fn http(method: &str, url: &str) -> (u16, String) {
     let mut stream =
         std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {url}: {e}"));
     stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
         .expect("timeout");
     write!(
         stream,
