@@ -547,8 +547,8 @@ def render_report(rows):
     lines = [
         "# Benchmarks",
         "",
-        "Regenerate with `just bench` (about 10 minutes; it deploys a copy of the shipped stack "
-        "under its own project name and removes everything afterwards). Medians; "
+        "Regenerate with `just bench` (about 15 minutes; it deploys copies of the shipped stack "
+        "under their own project names and removes everything afterwards). Medians; "
         f"{RUNS} runs per command unless noted. Machine: {machine()}.",
         "",
         "## 1. No-op redeploy of the running stack",

@@ -317,14 +317,23 @@ pub fn remove_project(name: &str, compose_file: &Path) {
 
 /// A minimal HTTP/1.1 client over a real TCP connection: returns (status, body).
 pub fn http(method: &str, url: &str) -> (u16, String) {
-    use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("http url");
     let (host, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
+    request(method, host, host, path)
+}
+
+/// `GET /` at `addr` with the given Host header: (status, body).
+pub fn http_with_host(addr: &str, host: &str) -> (u16, String) {
+    request("GET", addr, host, "/")
+}
+
+fn request(method: &str, addr: &str, host: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
     let mut stream =
-        std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {url}: {e}"));
+        std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(60)))
         .expect("timeout");
@@ -363,25 +372,4 @@ fn dechunk(mut body: &str) -> String {
         body = rest[n..].trim_start_matches("\r\n");
     }
     out
-}
-
-/// `GET /` at `addr` with the given Host header: (status, body).
-pub fn http_with_host(addr: &str, host: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s =
-        std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    write!(
-        s,
-        "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).expect("read");
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, body.to_string())
 }
