@@ -490,7 +490,9 @@ def render_drops(results):
         "the edge, where `hello` publishes its fixed host port itself, the same change "
         "rendered and its image built first (outside the window), then "
         "`docker compose up -d --wait`. The longest outage runs from the last good answer "
-        "to the next one. "
+        "to the next one. stackgen's window holds more requests because it is longer: it "
+        "includes the image build, the new container's readiness wait and the old one's "
+        "drain. "
         + (f"Totals over {runs} runs per case; the longest outage and exit codes of any run."
            if runs > 1 else "One run per case."),
         "",
@@ -571,7 +573,7 @@ def render_report(rows):
             "**Why the 3x target is missed here.** All three commands spend almost all their "
             "time in compose's own `up --wait` (compare the bare `--wait` row): on this stack a "
             "no-op `--build` is nearly free, because BuildKit (built into this engine) finds "
-            "every layer in its cache and the three build contexts are a few KiB each, so there "
+            "every layer in its cache and the four build contexts are a few KiB each, so there "
             "is little for stackgen to save. The limit is the engine's round trips, not the "
             "build. The saving grows with the context: `--build` sends every context to the "
             "daemon and asks the cache on every deploy, while stackgen reads and hashes the "
