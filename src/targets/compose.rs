@@ -281,11 +281,8 @@ impl Compose<'_> {
             steady: edge_config,
         };
         for (svc, old) in &replace {
-            if let Err(failed) = rollout.replace(svc, old) {
-                return Err(DeployFailure {
-                    error: failed.error,
-                    switched,
-                });
+            if let Err(error) = rollout.replace(svc, old) {
+                return Err(DeployFailure { error, switched });
             }
             switched = true;
         }

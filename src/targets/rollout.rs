@@ -33,17 +33,11 @@ pub struct StartFirst<'a> {
     pub steady: Option<&'a str>,
 }
 
-/// Why a replacement failed. The old containers were left as they were.
-pub struct Failed {
-    pub error: Error,
-}
-
 impl StartFirst<'_> {
-    /// Replaces `old` (the service's ready containers) with one new container.
-    pub fn replace(&self, svc: &Service, old: &[Container]) -> Result<Container, Failed> {
-        let plumbing = |e: anyhow::Error| Failed {
-            error: Error::runtime(format!("{e:#}"), None),
-        };
+    /// Replaces `old` (the service's ready containers) with one new container. On failure
+    /// the old containers are as they were.
+    pub fn replace(&self, svc: &Service, old: &[Container]) -> Result<Container, Error> {
+        let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
         let routed = self.stack.routed(svc);
         let old_addresses = self.addresses(old);
         if routed {
@@ -166,7 +160,7 @@ impl StartFirst<'_> {
 
     /// A new container that will not do: its logs shown, it removed, the edge back on
     /// the steady config. The old containers were never touched.
-    fn abandon(&self, svc: &Service, new: Option<&Container>, why: String) -> Failed {
+    fn abandon(&self, svc: &Service, new: Option<&Container>, why: String) -> Error {
         eprintln!(
             "\nservice `{}`: the new container is not ready: {why}",
             svc.name
@@ -188,17 +182,15 @@ impl StartFirst<'_> {
         {
             eprintln!("could not unpin the edge: {e:#}");
         }
-        Failed {
-            error: Error::runtime(
-                format!(
-                    "deploy failed: the new `{}` is not ready ({why}); it was removed and the old container kept serving",
-                    svc.name
-                ),
-                Some(
-                    "read the logs above, fix the service and run `stackgen up` again; nothing was rolled back because nothing was switched over".into(),
-                ),
+        Error::runtime(
+            format!(
+                "deploy failed: the new `{}` is not ready ({why}); it was removed and the old container kept serving",
+                svc.name
             ),
-        }
+            Some(
+                "read the logs above, fix the service and run `stackgen up` again; nothing was rolled back because nothing was switched over".into(),
+            ),
+        )
     }
 }
 
