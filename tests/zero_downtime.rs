@@ -160,13 +160,23 @@ fn app_deploys_and_route_changes_drop_no_request() {
     let recorded = generations(&stack);
 
     // 2. A version that exits on start, and 3. one that never passes its health check:
-    // each is removed, the old container keeps serving, nothing is recorded.
+    // each is removed, the old container keeps serving, nothing is recorded. The same
+    // deploy also changes hello's route to a host name the load does not send: had the
+    // failed deploy left the new routes on the edge, the load would see 404s.
+    let stack_before = stack.project.read("stack.toml");
     let never_ready = [
         ("exits on start", "import sys\nsys.exit(3)\n".to_string()),
         ("never healthy", NEVER_HEALTHY.to_string()),
     ];
     for (case, text) in never_ready {
         stack.project.write("apps/hello/app.py", &text);
+        stack.project.write(
+            "stack.toml",
+            &stack_before.replace(
+                "build = \"apps/hello\"",
+                "build = \"apps/hello\"\nhosts = [\"hello.test\"]",
+            ),
+        );
         let (out, report) = up_under_load(&stack, &url);
         assert_exit(&out, 1);
         assert_no_failed_request(case, &report, &out);
@@ -196,6 +206,7 @@ fn app_deploys_and_route_changes_drop_no_request() {
             "{case}: no generation is recorded"
         );
     }
+    stack.project.write("stack.toml", &stack_before);
     stack
         .project
         .write("apps/hello/app.py", &format!("{app}# v2\n"));

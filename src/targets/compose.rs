@@ -274,6 +274,11 @@ impl Compose<'_> {
         let after = docker::containers(&self.stack.name).map_err(plumbing)?;
         let mut switched = ids(&before, &replace) != ids(&after, &replace);
         let edge = EdgeProxy::find(self.stack, &after);
+        // The routes the edge runs now: kept until the first switch, put back if it fails.
+        let mut running = match (&edge, replace.is_empty()) {
+            (Some(edge), false) => edge.loaded().ok(),
+            _ => None,
+        };
         let rollout = StartFirst {
             stack: self.stack,
             project: &project,
@@ -281,10 +286,11 @@ impl Compose<'_> {
             steady: edge_config,
         };
         for (svc, old) in &replace {
-            if let Err(error) = rollout.replace(svc, old) {
+            if let Err(error) = rollout.replace(svc, old, running.as_deref()) {
                 return Err(DeployFailure { error, switched });
             }
             switched = true;
+            running = edge_config.map(str::to_string);
         }
         if let (Some(edge), Some(config)) = (&edge, edge_config) {
             edge.load(config).map_err(plumbing)?;

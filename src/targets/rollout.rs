@@ -19,7 +19,7 @@ use crate::engine::docker::{self, Container, Project};
 use crate::error::Error;
 use crate::render::edge as edge_config;
 use crate::stack::{Service, Stack};
-use crate::targets::edge::EdgeProxy;
+use crate::targets::edge::{self, EdgeProxy};
 use crate::targets::probe;
 
 /// How long the old container gets to finish after SIGTERM before it is killed.
@@ -29,19 +29,27 @@ pub struct StartFirst<'a> {
     pub stack: &'a Stack,
     pub project: &'a Project,
     pub edge: Option<&'a EdgeProxy>,
-    /// The steady config the edge runs (service names, no container pinned).
+    /// The steady config this deploy brings (service names, no container pinned).
     pub steady: Option<&'a str>,
 }
 
 impl StartFirst<'_> {
-    /// Replaces `old` (the service's ready containers) with one new container. On failure
-    /// the old containers are as they were.
-    pub fn replace(&self, svc: &Service, old: &[Container]) -> Result<Container, Error> {
+    /// Replaces `old` (the service's ready containers) with one new container. `running`
+    /// is the edge's config now: until the switch the edge keeps its routes (pinned to the
+    /// old container), the deploy's own routes come with the switch. On failure the old
+    /// containers are as they were and the edge is back on `running`.
+    pub fn replace(
+        &self,
+        svc: &Service,
+        old: &[Container],
+        running: Option<&str>,
+    ) -> Result<Container, Error> {
         let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
         let routed = self.stack.routed(svc);
         let old_addresses = self.addresses(old);
+        let running = running.or(self.steady);
         if routed {
-            self.pin(svc, &old_addresses).map_err(plumbing)?;
+            self.pin(running, svc, &old_addresses).map_err(plumbing)?;
         }
         eprintln!("{}: starting a new container beside the old one", svc.name);
         let started = Instant::now();
@@ -50,18 +58,23 @@ impl StartFirst<'_> {
             .add_container(&svc.name, old.len())
             .map_err(plumbing)?
         {
-            return Err(self.abandon(svc, None, "compose could not start it".into()));
+            return Err(self.abandon(svc, None, running, "compose could not start it".into()));
         }
         let new = docker::containers(&self.project.name)
             .map_err(plumbing)?
             .into_iter()
             .find(|c| c.service == svc.name && old.iter().all(|o| o.id != c.id));
         let Some(new) = new else {
-            return Err(self.abandon(svc, None, "compose started no new container".into()));
+            return Err(self.abandon(
+                svc,
+                None,
+                running,
+                "compose started no new container".into(),
+            ));
         };
         let mut new = new;
         if let Err(why) = self.wait_ready(svc, &mut new, routed) {
-            return Err(self.abandon(svc, Some(&new), why));
+            return Err(self.abandon(svc, Some(&new), running, why));
         }
         eprintln!(
             "{}: new container {} ready in {:.1}s; switching over",
@@ -72,7 +85,7 @@ impl StartFirst<'_> {
         if let (true, Some(edge)) = (routed, self.edge) {
             let mut order = self.addresses(std::slice::from_ref(&new));
             order.extend(old_addresses.iter().cloned());
-            self.pin(svc, &order).map_err(plumbing)?;
+            self.pin(self.steady, svc, &order).map_err(plumbing)?;
             let left = edge.drain(&old_addresses).map_err(plumbing)?;
             if left > 0 {
                 eprintln!(
@@ -105,12 +118,12 @@ impl StartFirst<'_> {
             .collect()
     }
 
-    /// Loads the steady config with `svc` sent only to `addresses`.
-    fn pin(&self, svc: &Service, addresses: &[String]) -> Result<()> {
-        let (Some(edge), Some(steady)) = (self.edge, self.steady) else {
+    /// Loads `config` with `svc` sent only to `addresses`.
+    fn pin(&self, config: Option<&str>, svc: &Service, addresses: &[String]) -> Result<()> {
+        let (Some(edge), Some(config)) = (self.edge, config) else {
             return Ok(());
         };
-        let pinned = edge_config::pin(steady, &svc.name, svc.port, addresses)
+        let pinned = edge_config::pin(config, &svc.name, svc.port, addresses)
             .ok_or_else(|| anyhow::anyhow!("the edge's config is not one stackgen wrote"))?;
         edge.load(&pinned)
     }
@@ -159,8 +172,14 @@ impl StartFirst<'_> {
     }
 
     /// A new container that will not do: its logs shown, it removed, the edge back on
-    /// the steady config. The old containers were never touched.
-    fn abandon(&self, svc: &Service, new: Option<&Container>, why: String) -> Error {
+    /// the routes it had before this deploy. The old containers were never touched.
+    fn abandon(
+        &self,
+        svc: &Service,
+        new: Option<&Container>,
+        restore: Option<&str>,
+        why: String,
+    ) -> Error {
         eprintln!(
             "\nservice `{}`: the new container is not ready: {why}",
             svc.name
@@ -177,10 +196,13 @@ impl StartFirst<'_> {
                 eprintln!("could not remove it: {e:#}");
             }
         }
-        if let (Some(edge), Some(steady)) = (self.edge, self.steady)
-            && let Err(e) = edge.load(steady)
-        {
-            eprintln!("could not unpin the edge: {e:#}");
+        if let (Some(edge), Some(restore)) = (self.edge, restore) {
+            let back = edge
+                .load(restore)
+                .and_then(|()| edge::write_runtime(&self.stack.root, restore));
+            if let Err(e) = back {
+                eprintln!("could not put the edge's routes back: {e:#}");
+            }
         }
         Error::runtime(
             format!(
