@@ -9,6 +9,7 @@ use std::process::Output;
 
 use anyhow::{Context, Result};
 
+use crate::engine::api::{self, Api};
 use crate::error::Error;
 
 /// The docker CLI to run; `STACKGEN_DOCKER` overrides it (tests, unusual installs).
@@ -56,8 +57,31 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }
 
+/// Checks the daemon answers: one `GET /_ping` over its socket, or `docker version`
+/// where the CLI talks to another engine.
+pub fn check_daemon() -> Result<(), Error> {
+    let Some(api) = Api::local() else {
+        return check_daemon_cli();
+    };
+    api.get("/_ping").map(|_| ()).map_err(|e| {
+        Error::runtime(
+            format!("the Docker daemon is not reachable: {e:#}"),
+            Some(
+                "start it (`sudo systemctl start docker` or `sudo dockerd &`) and check \
+                 `docker info` works for this user"
+                    .into(),
+            ),
+        )
+    })
+}
+
 /// Checks the engine and Compose v2 are there, with a fix for each way they are not.
 pub fn check_engine() -> Result<(), Error> {
+    check_daemon()?;
+    check_compose()
+}
+
+fn check_daemon_cli() -> Result<(), Error> {
     let version = docker_cmd(["version", "--format", "{{.Server.Version}}"])
         .stdout_capture()
         .stderr_capture()
@@ -88,6 +112,11 @@ pub fn check_engine() -> Result<(), Error> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// Checks the Compose v2 plugin answers (a process start: only where compose will run).
+fn check_compose() -> Result<(), Error> {
     let compose = run(&strings(&["compose", "version", "--short"]))
         .map_err(|e| Error::runtime(format!("{e:#}"), None))?;
     if !compose.status.success() {
@@ -118,23 +147,76 @@ pub fn image_exists(reference: &str) -> Result<bool> {
     .success())
 }
 
-/// Every `repository:tag` present locally, in one call.
+/// An image present locally, under one of its tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalImage {
+    /// `sha256:...`.
+    pub id: String,
+    /// Its `io.stackgen.inputs` label; `None` when unknown (read through the CLI).
+    pub inputs: Option<String>,
+}
+
+/// Every `repository:tag` present locally with its image, in one engine query.
+pub fn local_images() -> Result<BTreeMap<String, LocalImage>> {
+    let Some(api) = Api::local() else {
+        return Ok(local_tags_cli()?
+            .into_iter()
+            .map(|(tag, id)| (tag, LocalImage { id, inputs: None }))
+            .collect());
+    };
+    let all = api.get_json("/images/json")?;
+    let mut out = BTreeMap::new();
+    for image in all.as_array().into_iter().flatten() {
+        let id = image["Id"].as_str().unwrap_or("").to_string();
+        let inputs = image["Labels"][INPUTS_LABEL].as_str().map(str::to_string);
+        for tag in image["RepoTags"].as_array().into_iter().flatten() {
+            let Some(tag) = tag.as_str().filter(|t| *t != "<none>:<none>") else {
+                continue;
+            };
+            let image = LocalImage {
+                id: id.clone(),
+                inputs: inputs.clone(),
+            };
+            out.insert(tag.to_string(), image);
+        }
+    }
+    Ok(out)
+}
+
+/// Every `repository:tag` present locally.
 pub fn local_tags() -> Result<BTreeSet<String>> {
+    Ok(local_images()?.into_keys().collect())
+}
+
+fn local_tags_cli() -> Result<BTreeMap<String, String>> {
     let out = run(&strings(&[
         "image",
         "ls",
+        "--no-trunc",
         "--format",
-        "{{.Repository}}:{{.Tag}}",
+        "{{.Repository}}:{{.Tag}} {{.ID}}",
     ]))?;
     if !out.status.success() {
         anyhow::bail!("`docker image ls` failed: {}", text(&out.stderr));
     }
-    Ok(text(&out.stdout).lines().map(str::to_string).collect())
+    Ok(text(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(tag, id)| (tag.to_string(), id.to_string()))
+        .collect())
 }
 
 /// Host ports published by the running containers of a compose project, in one call.
 /// Reads labels, not the compose file, so it works before the first render.
 pub fn published_host_ports(project: &str) -> Result<BTreeSet<u16>> {
+    if Api::local().is_some() {
+        return Ok(containers(project)?
+            .iter()
+            .filter(|c| c.state == "running")
+            .flat_map(|c| c.ports.values())
+            .filter_map(|addr| addr.rsplit(':').next()?.parse().ok())
+            .collect());
+    }
     let label = format!("label={PROJECT_LABEL}={project}");
     let out = run(&strings(&[
         "ps",
@@ -213,6 +295,8 @@ pub fn config_hashes(
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 /// Compose's label naming a container's service.
 pub const SERVICE_LABEL: &str = "com.docker.compose.service";
+/// stackgen's label on a built image: the sha256 of its build inputs.
+pub const INPUTS_LABEL: &str = "io.stackgen.inputs";
 /// Compose's hash of the service config a container was created from.
 pub const CONFIG_HASH_LABEL: &str = "com.docker.compose.config-hash";
 
@@ -228,6 +312,8 @@ pub struct Container {
     /// `healthy`, `unhealthy`, `starting`, or empty without a health check.
     pub health: String,
     pub image: String,
+    /// The id of the image it runs, `sha256:...`.
+    pub image_id: String,
     pub exit_code: i64,
     /// How often the engine restarted it (`restart: unless-stopped`).
     pub restarts: u64,
@@ -262,9 +348,45 @@ impl Container {
     }
 }
 
-/// Every container of a compose project (running or not), with its labels: `docker ps`
-/// for the ids, one `docker inspect` for the details.
+/// Every container of a compose project (running or not), with its labels: one list
+/// and one inspect per container over the engine's API (in parallel), or `docker ps`
+/// and one `docker inspect` through the CLI.
 pub fn containers(project: &str) -> Result<Vec<Container>> {
+    let label = format!("{PROJECT_LABEL}={project}");
+    let Some(api) = Api::local() else {
+        return containers_cli(project);
+    };
+    let list = api.get_json(&format!(
+        "/containers/json?all=1&{}",
+        api::label_filter(&label)
+    ))?;
+    let ids: Vec<&str> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["Id"].as_str())
+        .collect();
+    inspect_api(&api, &ids)
+}
+
+/// The containers with these ids, each inspected over the API, in parallel. One that is
+/// gone by the time it is asked about (removed meanwhile) is left out.
+fn inspect_api(api: &Api, ids: &[&str]) -> Result<Vec<Container>> {
+    use rayon::prelude::*;
+    let found: Vec<Option<serde_json::Value>> = ids
+        .par_iter()
+        .map(|id| match api.get_json(&format!("/containers/{id}/json")) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if format!("{e}").contains("answered 404") => Ok(None),
+            Err(e) => Err(e),
+        })
+        .collect::<Result<_>>()?;
+    let mut out: Vec<Container> = found.iter().flatten().filter_map(parse_container).collect();
+    out.sort_by(|a, b| a.service.cmp(&b.service));
+    Ok(out)
+}
+
+fn containers_cli(project: &str) -> Result<Vec<Container>> {
     let label = format!("label={PROJECT_LABEL}={project}");
     let out = run(&strings(&[
         "ps",
@@ -301,70 +423,70 @@ pub fn remove_container(id: &str) -> Result<()> {
 fn parse_inspect(json: &str) -> Result<Vec<Container>> {
     let all: Vec<serde_json::Value> =
         serde_json::from_str(json).context("cannot parse `docker inspect` output")?;
-    let mut out = Vec::new();
-    for c in all {
-        let labels: BTreeMap<String, String> = c["Config"]["Labels"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-            .collect();
-        if labels.get("com.docker.compose.oneoff").map(String::as_str) == Some("True") {
-            continue;
-        }
-        let id = c["Id"].as_str().unwrap_or("");
-        let mut ports = BTreeMap::new();
-        if let Some(map) = c["NetworkSettings"]["Ports"].as_object() {
-            for (key, bindings) in map {
-                let port = key.split('/').next().and_then(|p| p.parse::<u16>().ok());
-                let first = bindings.as_array().and_then(|b| b.first());
-                if let (Some(port), Some(b)) = (port, first) {
-                    let ip = b["HostIp"].as_str().unwrap_or("");
-                    let ip = if ip.is_empty() || ip == "0.0.0.0" {
-                        "127.0.0.1"
-                    } else {
-                        ip
-                    };
-                    ports.insert(
-                        port,
-                        format!("{ip}:{}", b["HostPort"].as_str().unwrap_or("")),
-                    );
-                }
-            }
-        }
-        let addresses = c["NetworkSettings"]["Networks"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(net, v)| {
-                let ip = v["IPAddress"].as_str().filter(|ip| !ip.is_empty())?;
-                Some((net.clone(), ip.to_string()))
-            })
-            .collect();
-        out.push(Container {
-            service: labels.get(SERVICE_LABEL).cloned().unwrap_or_default(),
-            id: id.chars().take(12).collect(),
-            state: c["State"]["Status"].as_str().unwrap_or("").to_string(),
-            health: c["State"]["Health"]["Status"]
-                .as_str()
-                .unwrap_or("")
-                .to_string(),
-            image: c["Config"]["Image"].as_str().unwrap_or("").to_string(),
-            exit_code: c["State"]["ExitCode"].as_i64().unwrap_or(0),
-            restarts: c["RestartCount"].as_u64().unwrap_or(0),
-            ports,
-            labels,
-            addresses,
-        });
-    }
+    let mut out: Vec<Container> = all.iter().filter_map(parse_container).collect();
     out.sort_by(|a, b| a.service.cmp(&b.service));
     Ok(out)
+}
+
+/// One element of `docker inspect` (the API's `/containers/{id}/json`); `None` for a
+/// compose one-off container (`compose run`), which is not the stack's.
+fn parse_container(c: &serde_json::Value) -> Option<Container> {
+    let labels: BTreeMap<String, String> = c["Config"]["Labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .collect();
+    if labels.get("com.docker.compose.oneoff").map(String::as_str) == Some("True") {
+        return None;
+    }
+    let mut ports = BTreeMap::new();
+    for (key, bindings) in c["NetworkSettings"]["Ports"].as_object().into_iter().flatten() {
+        let port = key.split('/').next().and_then(|p| p.parse::<u16>().ok());
+        let first = bindings.as_array().and_then(|b| b.first());
+        if let (Some(port), Some(b)) = (port, first) {
+            let ip = b["HostIp"].as_str().unwrap_or("");
+            let ip = if ip.is_empty() || ip == "0.0.0.0" {
+                "127.0.0.1"
+            } else {
+                ip
+            };
+            let host_port = b["HostPort"].as_str().unwrap_or("");
+            ports.insert(port, format!("{ip}:{host_port}"));
+        }
+    }
+    let addresses = c["NetworkSettings"]["Networks"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(net, v)| {
+            let ip = v["IPAddress"].as_str().filter(|ip| !ip.is_empty())?;
+            Some((net.clone(), ip.to_string()))
+        })
+        .collect();
+    let str_of = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    Some(Container {
+        service: labels.get(SERVICE_LABEL).cloned().unwrap_or_default(),
+        id: c["Id"].as_str().unwrap_or("").chars().take(12).collect(),
+        state: str_of(&c["State"]["Status"]),
+        health: str_of(&c["State"]["Health"]["Status"]),
+        image: str_of(&c["Config"]["Image"]),
+        image_id: str_of(&c["Image"]),
+        exit_code: c["State"]["ExitCode"].as_i64().unwrap_or(0),
+        restarts: c["RestartCount"].as_u64().unwrap_or(0),
+        ports,
+        labels,
+        addresses,
+    })
 }
 
 /// The containers with these ids (running or not), as `containers` reads them.
 pub fn inspect(ids: &[&str]) -> Result<Vec<Container>> {
     if ids.is_empty() {
         return Ok(Vec::new());
+    }
+    if let Some(api) = Api::local() {
+        return inspect_api(&api, ids);
     }
     let mut args = strings(&["inspect"]);
     args.extend(ids.iter().map(|s| s.to_string()));
@@ -858,6 +980,7 @@ mod tests {
             state: "running".into(),
             health: String::new(),
             image: "s/a:1".into(),
+            image_id: "sha256:1".into(),
             exit_code: 0,
             restarts: 0,
             ports: BTreeMap::new(),

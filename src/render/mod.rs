@@ -24,8 +24,9 @@ use crate::state::layout;
 /// The main template every project has: the compose target's.
 const MAIN_TEMPLATE: &str = "docker-compose.yml.j2";
 
-/// Label carrying a service's input hash on its image and container.
-pub const HASH_LABEL: &str = "io.stackgen.inputs";
+/// Label carrying a service's input hash on its image and container (the engine module
+/// reads it off images).
+pub use crate::engine::docker::INPUTS_LABEL as HASH_LABEL;
 
 /// The generated files, as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +108,8 @@ struct PortCtx {
 struct MountCtx {
     source: String,
     target: String,
+    /// Read-write: only the edge's admin socket folder, where Caddy creates its socket.
+    writable: bool,
 }
 
 #[derive(Serialize)]
@@ -286,12 +289,19 @@ fn service_ctx<'a>(
         .map(|(s, t)| MountCtx {
             source: from_generated(s),
             target: t.clone(),
+            writable: false,
         })
         .collect();
     if role == Role::Edge {
         mounts.push(MountCtx {
             source: from_generated(layout::EDGE_RUNTIME_DIR),
             target: edge::CONFIG_DIR.to_string(),
+            writable: false,
+        });
+        mounts.push(MountCtx {
+            source: from_generated(layout::EDGE_ADMIN_DIR),
+            target: edge::ADMIN_DIR.to_string(),
+            writable: true,
         });
     }
     ServiceCtx {

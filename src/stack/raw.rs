@@ -73,7 +73,8 @@ pub(super) struct RawService {
     pub(super) build: Option<String>,
     pub(super) dockerfile: Option<String>,
     pub(super) image: Option<String>,
-    pub(super) port: u16,
+    /// The container port; the edge has none (its admin API is a Unix socket).
+    pub(super) port: Option<u16>,
     pub(super) publish: Option<u16>,
     /// Host names the edge routes to this service on its `publish` port.
     #[serde(default)]

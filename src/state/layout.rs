@@ -21,12 +21,16 @@ pub const LOCK_FILE: &str = "generated/stack.lock";
 /// The edge proxy's config as rendered (committed, like the compose file).
 pub const EDGE_FILE: &str = "generated/edge.json";
 
-/// Local state: git-ignored, never committed.
+/// stackgen's own state, beside the project: never committed, private to the deploying user.
+pub const STATE_DIR: &str = ".stackgen";
 pub const SECRETS_DIR: &str = ".stackgen/secrets";
 pub const GENERATIONS_DIR: &str = ".stackgen/generations";
 /// The edge's config as it is loaded now, mounted read-only into the edge container, so
 /// that a restarted edge comes back with the routes it had, not with a newer render.
 pub const EDGE_RUNTIME_DIR: &str = ".stackgen/edge";
+/// The folder the edge's admin API socket is in (mounted read-write into the edge; the
+/// folder is writable by the edge's user, so `.stackgen/` itself is kept private).
+pub const EDGE_ADMIN_DIR: &str = ".stackgen/edge-admin";
 /// Inside [`EDGE_RUNTIME_DIR`]: the config file.
 pub const EDGE_RUNTIME_FILE: &str = "caddy.json";
 /// Inside the generations folder: the current generation's number.

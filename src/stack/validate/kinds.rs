@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::Problem;
-use crate::stack::kind::{self, Kind};
+use crate::stack::kind::{self, Kind, Role};
 use crate::stack::target::TargetKind;
 
 use super::location::ServiceAt;
@@ -39,6 +39,11 @@ impl<'a> Kinds<'a> {
         for (message, hint) in &loaded.missing {
             problems.push(Problem::new(svc.key("kind"), message).hint(hint));
         }
+    }
+
+    /// The role of a kind loaded so far (`None`: unknown, or its files have problems).
+    pub(super) fn role(&self, name: &str) -> Option<Role> {
+        self.loaded.get(name)?.kind.as_ref().map(|k| k.role)
     }
 
     /// The kinds that loaded without a problem, by name.

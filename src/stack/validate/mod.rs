@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::error::{Error, Problem};
+use crate::stack::kind::Role;
 use crate::stack::model::{Service, Stack};
 use crate::stack::raw::{RawService, RawStackFile};
 use crate::stack::target::TargetKind;
@@ -108,7 +109,8 @@ impl<'a> Services<'a> {
         let svc = ServiceAt { name };
         names::service(svc, problems);
         self.kinds.check(svc, &raw.kind, problems);
-        ports::port(svc, raw.port, problems);
+        let edge = self.kinds.role(&raw.kind) == Some(Role::Edge);
+        ports::port(svc, raw.port, edge, problems);
         ports::publish(svc, raw.publish, &raw.hosts, &mut self.published, problems);
         let source = source::check(self.root, svc, raw, problems);
         names::environment(svc, &raw.environment, problems);
@@ -126,7 +128,7 @@ impl<'a> Services<'a> {
             name: name.to_string(),
             kind: raw.kind.clone(),
             source,
-            port: raw.port,
+            port: raw.port.unwrap_or(0),
             publish: raw.publish,
             hosts: raw.hosts.clone(),
             environment: raw.environment.clone(),

@@ -9,13 +9,23 @@ use crate::stack::syntax::is_dns_label;
 
 use super::location::ServiceAt;
 
-/// The container port: any but 0.
-pub(super) fn port(svc: ServiceAt<'_>, port: u16, problems: &mut Vec<Problem>) {
-    if port == 0 {
-        problems.push(Problem::new(
+/// The container port: any but 0, required but for the edge, which has none: it
+/// listens on the apps' ports, and its admin API is a Unix socket.
+pub(super) fn port(svc: ServiceAt<'_>, port: Option<u16>, edge: bool, problems: &mut Vec<Problem>) {
+    match (port, edge) {
+        (Some(0), false) => problems.push(Problem::new(
             svc.key("port"),
             "port 0 is not a container port",
-        ));
+        )),
+        (None, false) => problems.push(
+            Problem::new(svc.key("port"), "missing `port`")
+                .hint("the port the service listens on inside its container, e.g. `port = 8000`"),
+        ),
+        (Some(_), true) => problems.push(
+            Problem::new(svc.key("port"), "the edge has no port of its own")
+                .hint("remove `port`: the edge listens on the apps' `publish` ports, and stackgen reaches its admin API through a Unix socket in .stackgen/edge-admin/"),
+        ),
+        _ => {}
     }
 }
 
