@@ -52,8 +52,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Render, check, build the images whose tag is missing, and deploy with `up --wait`.
+    /// Render, check, build the images whose tag is missing, and deploy with `up --wait`;
+    /// when what runs is provably the current generation, do nothing, in milliseconds.
     Up {
+        /// Run compose even when nothing changed (skip the no-op proof).
+        #[arg(long)]
+        force: bool,
         /// Deploy even when `stackgen check` reports errors (each one is printed).
         #[arg(long)]
         allow_insecure: bool,

@@ -23,6 +23,9 @@ pub struct PlanInputs {
     pub desired: BTreeMap<String, Desired>,
     pub observed: Vec<Observed>,
     pub previous: BTreeMap<String, Previous>,
+    /// The service whose config the target reloads in place (the edge's routes), when
+    /// what runs differs from what would be deployed.
+    pub reload: Option<String>,
 }
 
 /// A service as it would be deployed now.

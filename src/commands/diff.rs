@@ -25,7 +25,7 @@ struct DiffReport<'a> {
 
 pub fn run(dir: &Path, exit_code: bool, json: bool, target: Option<TargetKind>) -> Result<u8> {
     let evaluated = pipeline::evaluate(dir)?;
-    docker::check_engine()?;
+    docker::check_daemon()?;
     let target = targets::open(&evaluated.stack, evaluated.stack.target_for(target));
     let plans = targets::plan(target.as_ref(), &evaluated)?;
     let mut text = file_diff(

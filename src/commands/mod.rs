@@ -28,12 +28,14 @@ pub fn execute(cli: &Cli) -> Result<u8> {
         Command::Render { check } => render::run(dir, *check),
         Command::Check { json } => check::run(dir, *json),
         Command::Up {
+            force,
             allow_insecure,
             no_rollback,
             lock_timeout,
         } => up::run(
             dir,
             &up::UpOptions {
+                force: *force,
                 allow_insecure: *allow_insecure,
                 rollback: !*no_rollback,
                 lock_timeout: *lock_timeout,

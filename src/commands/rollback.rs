@@ -32,6 +32,9 @@ pub fn run(
     let target = targets::open(&stack, stack.target_for(target));
     let deployed = target.activate_generation(chosen).map_err(|f| f.error)?;
     generations::set_current(&stack.root, chosen.number)?;
+    if let Some(proof) = &deployed.proof {
+        chosen.save_proof(&stack.root, proof)?;
+    }
     output::urls(&deployed.urls);
     eprintln!(
         "stack `{}` is at generation {}{}: {}",

@@ -12,7 +12,7 @@ use crate::targets::{self, StatusRow};
 
 pub fn run(dir: &Path, json: bool, target: Option<TargetKind>) -> Result<u8> {
     let stack = Stack::load(dir)?;
-    docker::check_engine()?;
+    docker::check_daemon()?;
     let rows = targets::open(&stack, stack.target_for(target)).status()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

@@ -13,14 +13,16 @@ use crate::output;
 use crate::pipeline::{self, Evaluated};
 use crate::policy::{Finding, Severity};
 use crate::stack::{Stack, TargetKind};
-use crate::state::generations;
+use crate::state::generations::{self, Generation, Proof};
 use crate::state::lock::DeployLock;
 use crate::state::{atomic, layout, secrets};
-use crate::targets::{self, Target, images};
+use crate::targets::{self, Target, Verdict, images};
 
 /// How `up` may behave beyond the defaults.
 #[derive(Debug, Clone, Copy)]
 pub struct UpOptions {
+    /// `--force`: run compose even when the no-op proof holds.
+    pub force: bool,
     pub allow_insecure: bool,
     pub rollback: bool,
     pub lock_timeout: u64,
@@ -33,12 +35,16 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
     let stack = &evaluated.stack;
     let target = targets::open(stack, stack.target_for(opts.target));
     enforce_policy(&evaluated.findings, target.kind(), opts.allow_insecure)?;
-    let builds = preflight(&evaluated, target.as_ref())?;
-
-    // One deploy at a time per compose project; taken before the first write.
+    docker::check_daemon()?;
+    // One deploy at a time per compose project; taken before the no-op proof (another
+    // deploy may be half way) and before the first write.
     let _lock = DeployLock::acquire(&stack.name, opts.lock_timeout, |notice| {
         eprintln!("{notice}")
     })?;
+    if !opts.force && nothing_to_do(&evaluated, target.as_ref())? {
+        return Ok(0);
+    }
+    let builds = preflight(&evaluated, target.as_ref())?;
     for rel in atomic::write_changed(&stack.root, &evaluated.rendered.files())? {
         eprintln!("wrote {rel}");
     }
@@ -57,7 +63,7 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
             return Err(roll_back_after(target.as_ref(), stack, failure.error)?.into());
         }
     };
-    let generation = record(&evaluated)?;
+    let generation = record(&evaluated, deployed.proof.as_ref())?;
     eprintln!(
         "stack `{}` is up{}: {} in {:.1}s (generation {generation})",
         stack.name,
@@ -67,6 +73,33 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
     );
     output::urls(&deployed.urls);
     Ok(0)
+}
+
+/// The no-op proof: when what runs is provably the current generation, says so (with
+/// how long the proof took) and the URLs, and returns true; else says why not.
+fn nothing_to_do(evaluated: &Evaluated, target: &dyn Target) -> Result<bool> {
+    let started = Instant::now();
+    let verdict = target.unchanged(evaluated)?;
+    let took = started.elapsed().as_secs_f64() * 1000.0;
+    match verdict {
+        Verdict::Unchanged {
+            generation,
+            services,
+            urls,
+        } => {
+            eprintln!(
+                "stack `{}` is up{}: nothing changed ({services} services checked in {took:.0} ms; generation {generation})",
+                evaluated.stack.name,
+                target.words().place,
+            );
+            output::urls(&urls);
+            Ok(true)
+        }
+        Verdict::Changed(why) => {
+            eprintln!("deploying: {why} (checked in {took:.0} ms)");
+            Ok(false)
+        }
+    }
 }
 
 /// Errors of the security policy about what this deploy uses (the target's file, the
@@ -114,7 +147,7 @@ fn enforce_policy(findings: &[Finding], kind: TargetKind, allow_insecure: bool) 
 /// each `docker` call costs a process start and a round trip.
 fn preflight(evaluated: &Evaluated, target: &dyn Target) -> Result<Vec<BuildRequest>> {
     let (engine, ready, present) = std::thread::scope(|s| {
-        let engine = s.spawn(docker::check_engine);
+        let engine = s.spawn(docker::check_compose);
         let ready = s.spawn(|| target.preflight(evaluated));
         let present = s.spawn(docker::local_tags);
         (engine.join(), ready.join(), present.join())
@@ -139,10 +172,15 @@ fn roll_back_after(target: &dyn Target, stack: &Stack, failure: Error) -> Result
         good.number
     );
     let message = match target.activate_generation(&good).map_err(|f| f.error) {
-        Ok(_) => format!(
-            "{failure}; rolled back to generation {}, which is healthy again",
-            good.number
-        ),
+        Ok(deployed) => {
+            if let Some(proof) = &deployed.proof {
+                good.save_proof(&stack.root, proof)?;
+            }
+            format!(
+                "{failure}; rolled back to generation {}, which is healthy again",
+                good.number
+            )
+        }
         Err(e) => format!(
             "{failure}; rolling back to generation {} failed too: {e}",
             good.number
@@ -155,18 +193,24 @@ fn roll_back_after(target: &dyn Target, stack: &Stack, failure: Error) -> Result
 }
 
 /// Records a new generation, unless this deploy is exactly the current one again (as a
-/// Nix profile does not grow when nothing changed). Returns the current number.
-fn record(evaluated: &Evaluated) -> Result<u32> {
+/// Nix profile does not grow when nothing changed), with what the deploy left running
+/// for the next no-op proof. Returns the current number.
+fn record(evaluated: &Evaluated, proof: Option<&Proof>) -> Result<u32> {
     let root = &evaluated.stack.root;
     let files = evaluated.rendered.by_file_name();
-    if let Some(current) = generations::current(root)?
-        && current.files(root).is_ok_and(|old| {
+    let same = |g: &Generation| {
+        g.files(root).is_ok_and(|old| {
             old.iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .eq(files.iter().map(|(k, v)| (*k, *v)))
         })
-    {
-        return Ok(current.number);
+    };
+    let generation = match generations::current(root)? {
+        Some(current) if same(&current) => current,
+        _ => generations::record(root, &files, evaluated.images())?,
+    };
+    if let Some(proof) = proof {
+        generation.save_proof(root, proof)?;
     }
-    Ok(generations::record(root, &files, evaluated.images())?.number)
+    Ok(generation.number)
 }

@@ -11,7 +11,7 @@ use crate::targets;
 
 pub fn run(dir: &Path, target: Option<TargetKind>) -> Result<u8> {
     let stack = Stack::load(dir)?;
-    docker::check_engine()?;
+    docker::check_daemon()?;
     output::urls(&targets::open(&stack, stack.target_for(target)).urls()?);
     Ok(0)
 }

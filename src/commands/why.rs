@@ -13,7 +13,7 @@ use crate::targets;
 
 pub fn run(dir: &Path, service: &str, json: bool, target: Option<TargetKind>) -> Result<u8> {
     let evaluated = pipeline::evaluate(dir)?;
-    docker::check_engine()?;
+    docker::check_daemon()?;
     let target = targets::open(&evaluated.stack, evaluated.stack.target_for(target));
     let plans = targets::plan(target.as_ref(), &evaluated)?;
     let Some(p) = plans.iter().find(|p| p.service == service) else {

@@ -70,9 +70,12 @@ impl Api {
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<Vec<u8>> {
-        let (status, body) = self
-            .request(method, path, body)
-            .with_context(|| format!("engine API `{method} {path}` on `{}`", self.socket.display()))?;
+        let (status, body) = self.request(method, path, body).with_context(|| {
+            format!(
+                "engine API `{method} {path}` on `{}`",
+                self.socket.display()
+            )
+        })?;
         if !(200..300).contains(&status) {
             let message = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
@@ -161,7 +164,14 @@ fn parse_response(answer: &[u8]) -> Result<(u16, Vec<u8>)> {
         let l = l.to_ascii_lowercase();
         l.starts_with("transfer-encoding:") && l.contains("chunked")
     });
-    Ok((status, if chunked { dechunk(body)? } else { body.to_vec() }))
+    Ok((
+        status,
+        if chunked {
+            dechunk(body)?
+        } else {
+            body.to_vec()
+        },
+    ))
 }
 
 fn dechunk(mut body: &[u8]) -> Result<Vec<u8>> {

@@ -116,7 +116,7 @@ fn check_daemon_cli() -> Result<(), Error> {
 }
 
 /// Checks the Compose v2 plugin answers (a process start: only where compose will run).
-fn check_compose() -> Result<(), Error> {
+pub fn check_compose() -> Result<(), Error> {
     let compose = run(&strings(&["compose", "version", "--short"]))
         .map_err(|e| Error::runtime(format!("{e:#}"), None))?;
     if !compose.status.success() {
@@ -249,6 +249,32 @@ fn parse_ports(out: &str) -> BTreeSet<u16> {
             }
         })
         .collect()
+}
+
+/// Which Compose plugin `docker compose` runs: the first `docker-compose` in the CLI's
+/// plugin folders, as `path size mtime`. Read with a few `stat`s; a plugin that was
+/// upgraded or replaced reads differently, so config hashes it computed are not reused.
+/// `None` when none is found (the CLI may find one elsewhere: then nothing is reused).
+pub fn compose_identity() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let home = std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".docker")));
+    let system = [
+        "/usr/local/lib/docker/cli-plugins",
+        "/usr/local/libexec/docker/cli-plugins",
+        "/usr/lib/docker/cli-plugins",
+        "/usr/libexec/docker/cli-plugins",
+    ];
+    home.map(|h| h.join("cli-plugins"))
+        .into_iter()
+        .chain(system.iter().map(PathBuf::from))
+        .map(|dir| dir.join("docker-compose"))
+        .find_map(|path| {
+            let meta = std::fs::metadata(&path).ok()?;
+            let mtime = meta.mtime() * 1_000_000_000 + meta.mtime_nsec();
+            Some(format!("{} {} {mtime}", path.display(), meta.len()))
+        })
 }
 
 /// Compose's own config hash of each service of a compose file given as text (read from
@@ -441,7 +467,11 @@ fn parse_container(c: &serde_json::Value) -> Option<Container> {
         return None;
     }
     let mut ports = BTreeMap::new();
-    for (key, bindings) in c["NetworkSettings"]["Ports"].as_object().into_iter().flatten() {
+    for (key, bindings) in c["NetworkSettings"]["Ports"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
         let port = key.split('/').next().and_then(|p| p.parse::<u16>().ok());
         let first = bindings.as_array().and_then(|b| b.first());
         if let (Some(port), Some(b)) = (port, first) {

@@ -25,7 +25,42 @@ pub struct Generation {
     pub current: bool,
 }
 
+/// What the deploy of a generation left running, recorded when it finished, so a later
+/// `up` can prove that nothing changed without asking compose (`targets::compose`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Proof {
+    /// The compose plugin the config hashes came from: its path, size and mtime.
+    pub compose: String,
+    /// sha256 of the project name, project folder and compose file text the hashes are
+    /// of: compose's config hash is a function of these (and of the environment, where
+    /// the file interpolates; such a file is never proven).
+    pub key: String,
+    /// Service -> compose's config hash of it (`docker compose config --hash`).
+    pub config_hashes: BTreeMap<String, String>,
+    /// Service -> the image id its containers ran when the deploy finished.
+    pub image_ids: BTreeMap<String, String>,
+    /// Service -> how many containers it ran.
+    pub containers: BTreeMap<String, usize>,
+}
+
 impl Generation {
+    /// The proof the last deploy of this generation recorded, when there is one.
+    pub fn proof(&self, root: &Path) -> Option<Proof> {
+        let text = std::fs::read_to_string(self.file(root, layout::GENERATION_PROOF)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Records what a deploy of this generation left running (replacing an older record).
+    pub fn save_proof(&self, root: &Path, proof: &Proof) -> Result<()> {
+        let text = serde_json::to_string_pretty(proof)? + "\n";
+        atomic::write_if_changed(
+            &self.file(root, layout::GENERATION_PROOF),
+            text.as_bytes(),
+            0o644,
+        )?;
+        Ok(())
+    }
+
     pub fn dir(&self, root: &Path) -> PathBuf {
         layout::generation_dir(root, self.number)
     }
@@ -35,7 +70,7 @@ impl Generation {
         self.dir(root).join(name)
     }
 
-    /// Every file of the generation but its record: file name -> text.
+    /// Every file of the generation but its record and proof: file name -> text.
     pub fn files(&self, root: &Path) -> Result<BTreeMap<String, String>> {
         let dir = self.dir(root);
         let mut out = BTreeMap::new();
@@ -46,7 +81,7 @@ impl Generation {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
             };
-            if name == layout::GENERATION_RECORD {
+            if name == layout::GENERATION_RECORD || name == layout::GENERATION_PROOF {
                 continue;
             }
             let text = std::fs::read_to_string(entry.path())

@@ -31,12 +31,18 @@ pub const EDGE_RUNTIME_DIR: &str = ".stackgen/edge";
 /// The folder the edge's admin API socket is in (mounted read-write into the edge; the
 /// folder is writable by the edge's user, so `.stackgen/` itself is kept private).
 pub const EDGE_ADMIN_DIR: &str = ".stackgen/edge-admin";
+/// [`EDGE_RUNTIME_DIR`]'s config file, from the project folder.
+pub const EDGE_RUNTIME_CONFIG: &str = ".stackgen/edge/caddy.json";
 /// Inside [`EDGE_RUNTIME_DIR`]: the config file.
 pub const EDGE_RUNTIME_FILE: &str = "caddy.json";
 /// Inside the generations folder: the current generation's number.
 pub const CURRENT_FILE: &str = "current";
 /// Inside one generation's folder: its record (time, git revision, images).
 pub const GENERATION_RECORD: &str = "generation.json";
+/// Inside a generation's folder: what its last deploy left running ([`generations::Proof`]).
+///
+/// [`generations::Proof`]: crate::state::generations::Proof
+pub const GENERATION_PROOF: &str = "proof.json";
 
 /// Overrides the folder holding the deploy locks (tests, hosts with an unusual `/tmp`).
 pub const LOCK_DIR_ENV: &str = "STACKGEN_LOCK_DIR";

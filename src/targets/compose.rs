@@ -14,11 +14,12 @@ use crate::pipeline::Evaluated;
 use crate::plan::{self, Desired, Observed, PlanInputs, Previous, Rollout};
 use crate::render::{self, HASH_LABEL};
 use crate::stack::{Service, Stack, TargetKind};
-use crate::state::generations::Generation;
+use crate::state::generations::{self, Generation};
 use crate::state::layout;
 use crate::targets::edge::{self, EdgeProxy};
 use crate::targets::generation;
-use crate::targets::interface::{DeployFailure, Deployed, StatusRow, Target, Words};
+use crate::targets::interface::{DeployFailure, Deployed, StatusRow, Target, Verdict, Words};
+use crate::targets::noop;
 use crate::targets::rollout::StartFirst;
 
 pub struct Compose<'a> {
@@ -47,8 +48,8 @@ impl Target for Compose<'_> {
     fn deploy(&self, evaluated: &Evaluated) -> Result<Deployed, DeployFailure> {
         let file = self.stack.root.join(self.file());
         let text = evaluated.rendered.target(self.kind()).unwrap_or_default();
-        let (running, replaced) = self.converge(&file, text, evaluated.rendered.edge.as_deref())?;
-        Ok(self.deployed(&running, replaced))
+        let done = self.converge(&file, text, evaluated.rendered.edge.as_deref())?;
+        Ok(self.deployed(&done, text))
     }
 
     fn activate_generation(&self, generation: &Generation) -> Result<Deployed, DeployFailure> {
@@ -59,18 +60,76 @@ impl Target for Compose<'_> {
             generation.file(&self.stack.root, layout::file_name(layout::EDGE_FILE)),
         )
         .ok();
-        let (running, replaced) = self.converge(&file, &text, edge.as_deref())?;
-        Ok(self.deployed(&running, replaced))
+        let done = self.converge(&file, &text, edge.as_deref())?;
+        Ok(self.deployed(&done, &text))
     }
 
     fn observe(&self, evaluated: &Evaluated) -> Result<PlanInputs> {
+        let running = docker::containers(&self.stack.name)?;
         Ok(PlanInputs {
             desired: self.desired(evaluated)?,
-            observed: docker::containers(&self.stack.name)?
-                .iter()
-                .map(observed)
-                .collect(),
+            observed: running.iter().map(observed).collect(),
             previous: self.previous()?,
+            reload: self.reloads(evaluated, &running)?,
+        })
+    }
+
+    fn unchanged(&self, evaluated: &Evaluated) -> Result<Verdict> {
+        let changed = |why: String| Ok(Verdict::Changed(why));
+        let root = &self.stack.root;
+        let Some(current) = generations::current(root)? else {
+            return changed("nothing was deployed from this folder yet".into());
+        };
+        let Some(proof) = current.proof(root) else {
+            return changed(format!(
+                "generation {} has no deploy record",
+                current.number
+            ));
+        };
+        let rendered = evaluated.rendered.by_file_name();
+        let recorded = current.files(root)?;
+        if !recorded
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .eq(rendered.iter().map(|(k, v)| (*k, *v)))
+        {
+            return changed(format!(
+                "the files rendered now differ from generation {}'s",
+                current.number
+            ));
+        }
+        let edge_runtime = evaluated
+            .rendered
+            .edge
+            .as_deref()
+            .map(|e| (layout::EDGE_RUNTIME_CONFIG, e));
+        for (rel, text) in evaluated.rendered.files().into_iter().chain(edge_runtime) {
+            if std::fs::read_to_string(root.join(rel)).ok().as_deref() != Some(text) {
+                return changed(format!("`{rel}` differs from what stack.toml renders"));
+            }
+        }
+        let text = evaluated.rendered.target(self.kind()).unwrap_or_default();
+        if let Some(doubt) = self.hashes_doubt(&proof, text) {
+            return changed(doubt);
+        }
+        let (running, images) = rayon::join(
+            || docker::containers(&self.stack.name),
+            docker::local_images,
+        );
+        let running = running?;
+        let doc = evaluated.documents.get(&self.kind());
+        let empty = Document::parse_lenient("");
+        let doc = doc.unwrap_or(&empty);
+        if let Some(doubt) = noop::check_running(&proof, doc, &running, &images?) {
+            return changed(doubt);
+        }
+        if self.reloads(evaluated, &running)?.is_some() || self.edge_missing(&running) {
+            return changed(format!("the edge does not run {}", layout::EDGE_FILE));
+        }
+        Ok(Verdict::Unchanged {
+            generation: current.number,
+            services: doc.services().len(),
+            urls: self.urls_of(&running),
         })
     }
 
@@ -81,18 +140,6 @@ impl Target for Compose<'_> {
         } else {
             Rollout::StopFirst
         })
-    }
-
-    fn reloads(&self, evaluated: &Evaluated) -> Result<Option<String>> {
-        let (Some(want), Some(edge)) = (evaluated.rendered.edge.as_deref(), self.stack.edge())
-        else {
-            return Ok(None);
-        };
-        let running = docker::containers(&self.stack.name)?;
-        let Some(proxy) = EdgeProxy::find(self.stack, &running) else {
-            return Ok(None);
-        };
-        Ok((!same_json(&proxy.loaded()?, want)).then(|| edge.name.clone()))
     }
 
     fn status(&self) -> Result<Vec<StatusRow>> {
@@ -183,6 +230,50 @@ impl Target for Compose<'_> {
 }
 
 impl Compose<'_> {
+    /// The edge, when `evaluated` renders one and its ready container runs other routes
+    /// (or its admin API does not answer).
+    fn reloads(&self, evaluated: &Evaluated, running: &[Container]) -> Result<Option<String>> {
+        let (Some(want), Some(edge)) = (evaluated.rendered.edge.as_deref(), self.stack.edge())
+        else {
+            return Ok(None);
+        };
+        let Some(proxy) = EdgeProxy::find(self.stack, running) else {
+            return Ok(None);
+        };
+        let same = proxy.loaded().is_ok_and(|have| same_json(&have, want));
+        Ok((!same).then(|| edge.name.clone()))
+    }
+
+    /// Whether the stack has an edge and no ready container of it.
+    fn edge_missing(&self, running: &[Container]) -> bool {
+        self.stack.edge().is_some() && EdgeProxy::find(self.stack, running).is_none()
+    }
+
+    /// [`noop::key`] of a compose text of this stack.
+    fn key(&self, compose: &str) -> String {
+        noop::key(
+            &self.stack.name,
+            &self.stack.root.join(layout::GENERATED_DIR),
+            compose,
+        )
+    }
+
+    /// Why the proof's config hashes may not be what compose computes for `compose`
+    /// now, if they may not: another text or folder, a changed plugin, an environment
+    /// the file depends on.
+    fn hashes_doubt(&self, proof: &generations::Proof, compose: &str) -> Option<String> {
+        if proof.key != self.key(compose) {
+            return Some("the compose file or project folder is not the one deployed".into());
+        }
+        if let Some(doubt) =
+            noop::environment_doubt(compose, &self.stack.root.join(layout::GENERATED_DIR))
+        {
+            return Some(doubt);
+        }
+        (docker::compose_identity().as_ref() != Some(&proof.compose))
+            .then(|| "the compose plugin changed since the deploy".into())
+    }
+
     /// Whether the running edge has generated/edge.json loaded.
     fn routes_in_sync(&self, running: &[Container]) -> bool {
         let file = std::fs::read_to_string(self.stack.root.join(layout::EDGE_FILE));
@@ -200,8 +291,16 @@ impl Compose<'_> {
         )
     }
 
-    /// Compose's own config hash of each service of a compose text.
+    /// Compose's own config hash of each service of a compose text: the current
+    /// generation's record when it is provably the same answer (the same text, folder,
+    /// plugin, and no environment it depends on), else `docker compose config --hash`.
     fn config_hashes(&self, compose: &str) -> Result<BTreeMap<String, String>> {
+        let root = &self.stack.root;
+        if let Some(proof) = generations::current(root)?.and_then(|g| g.proof(root))
+            && self.hashes_doubt(&proof, compose).is_none()
+        {
+            return Ok(proof.config_hashes);
+        }
         docker::config_hashes(
             &self.stack.name,
             &self.stack.root.join(layout::GENERATED_DIR),
@@ -234,13 +333,13 @@ impl Compose<'_> {
     /// `edge_config`: what can be replaced start-first is, the rest goes through `docker
     /// compose up --wait` (the edge last when it changes: it takes the host ports), then
     /// the steady edge config is loaded. Reads the state back rather than trusting
-    /// compose's exit code. Returns what runs and how many were replaced start-first.
+    /// compose's exit code.
     fn converge(
         &self,
         file: &Path,
         text: &str,
         edge_config: Option<&str>,
-    ) -> Result<(Vec<Container>, usize), DeployFailure> {
+    ) -> Result<Converged, DeployFailure> {
         let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
         let project = self.project(file);
         let services: Vec<String> = Document::parse_lenient(text)
@@ -295,10 +394,11 @@ impl Compose<'_> {
         if let (Some(edge), Some(config)) = (&edge, edge_config) {
             edge.load(config).map_err(plumbing)?;
         }
-        Ok((
-            self.read_back(&project, &services, &services)?,
-            replace.len(),
-        ))
+        Ok(Converged {
+            running: self.read_back(&project, &services, &services)?,
+            replaced: replace.len(),
+            hashes,
+        })
     }
 
     /// The services to replace start-first, with their old containers: declared as
@@ -435,14 +535,23 @@ impl Compose<'_> {
         ))
     }
 
-    fn deployed(&self, running: &[Container], replaced: usize) -> Deployed {
-        let mut summary = format!("{} services healthy", running.len());
-        if replaced > 0 {
-            summary.push_str(&format!(" ({replaced} replaced start-first)"));
+    /// What `up` reports, and records for the next no-op proof, after `converge` of the
+    /// compose file `text`.
+    fn deployed(&self, done: &Converged, text: &str) -> Deployed {
+        let mut summary = format!("{} services healthy", done.running.len());
+        if done.replaced > 0 {
+            summary.push_str(&format!(" ({} replaced start-first)", done.replaced));
         }
+        let proof = noop::record(
+            docker::compose_identity(),
+            self.key(text),
+            &done.hashes,
+            &done.running,
+        );
         Deployed {
             summary,
-            urls: self.urls_of(running),
+            urls: self.urls_of(&done.running),
+            proof: Some(proof),
         }
     }
 
@@ -487,6 +596,15 @@ impl Compose<'_> {
             })
             .collect()
     }
+}
+
+/// What a converge left running.
+struct Converged {
+    running: Vec<Container>,
+    /// How many services were replaced start-first.
+    replaced: usize,
+    /// Compose's config hash of each service of the file converged to.
+    hashes: BTreeMap<String, String>,
 }
 
 /// Whether two JSON texts hold the same value (key order and spacing aside).

@@ -34,10 +34,8 @@ impl EdgeProxy {
 
     fn admin(&self, method: &str, path: &str, body: &str) -> Result<String> {
         let body = (!body.is_empty()).then_some(body.as_bytes());
-        let (status, answer) =
-            api::unix_request(&self.socket, method, path, ADMIN_ORIGIN, body).with_context(
-                || format!("the edge's admin API at `{}`", self.socket.display()),
-            )?;
+        let (status, answer) = api::unix_request(&self.socket, method, path, ADMIN_ORIGIN, body)
+            .with_context(|| format!("the edge's admin API at `{}`", self.socket.display()))?;
         let answer = String::from_utf8_lossy(&answer).trim_end().to_string();
         if !(200..300).contains(&status) {
             bail!("the edge's admin API answered `{method} {path}` with {status}: {answer}");

@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::pipeline::Evaluated;
 use crate::plan::{PlanInputs, Rollout};
 use crate::stack::TargetKind;
-use crate::state::generations::Generation;
+use crate::state::generations::{Generation, Proof};
 
 pub trait Target: Sync {
     /// Which target this is; its rendered file and templates are `kind().spec()`'s.
@@ -37,19 +37,22 @@ pub trait Target: Sync {
     fn activate_generation(&self, generation: &Generation) -> Result<Deployed, DeployFailure>;
 
     /// What a plan compares: each service as rendered now, as it runs, and as the current
-    /// generation deployed it.
+    /// generation deployed it; and the service whose config the target reloads in place
+    /// (the edge's routes), when what runs differs from what `evaluated` renders.
     fn observe(&self, evaluated: &Evaluated) -> Result<PlanInputs>;
+
+    /// Whether what runs is provably `evaluated` as the current generation deployed it,
+    /// so `up` has nothing to do; else the first reason to doubt it. Reads only.
+    fn unchanged(&self, _evaluated: &Evaluated) -> Result<Verdict> {
+        Ok(Verdict::Changed(
+            "this target always converges through its own tool".into(),
+        ))
+    }
 
     /// How `up` replaces `service` when it changed, when this target decides it (a
     /// swarm's own update order is its stack file's business).
     fn rollout(&self, _service: &str) -> Option<Rollout> {
         None
-    }
-
-    /// The service whose config the target reloads in place (the edge's routes), when
-    /// what runs differs from what `evaluated` renders.
-    fn reloads(&self, _evaluated: &Evaluated) -> Result<Option<String>> {
-        Ok(None)
     }
 
     /// One row per service of the generated file, and one per orphan.
@@ -97,6 +100,22 @@ pub struct Deployed {
     pub summary: String,
     /// `(service, url)` of each published service.
     pub urls: Vec<(String, String)>,
+    /// What it left running, for the next `up`'s no-op proof; `None` where the target
+    /// proves nothing.
+    pub proof: Option<Proof>,
+}
+
+/// The answer of [`Target::unchanged`].
+#[derive(Debug)]
+pub enum Verdict {
+    /// What runs is the current generation, exactly: nothing to do.
+    Unchanged {
+        generation: u32,
+        services: usize,
+        urls: Vec<(String, String)>,
+    },
+    /// The first reason to doubt it: `up` takes the full path.
+    Changed(String),
 }
 
 /// One row of `stackgen status`.

@@ -8,11 +8,12 @@ mod edge;
 mod generation;
 pub mod images;
 pub mod interface;
+mod noop;
 mod probe;
 mod rollout;
 pub mod swarm;
 
-pub use interface::{Deployed, StatusRow, Target, Words};
+pub use interface::{Deployed, StatusRow, Target, Verdict, Words};
 
 use anyhow::Result;
 
@@ -32,7 +33,7 @@ pub fn open(stack: &Stack, kind: TargetKind) -> Box<dyn Target + '_> {
 pub fn plan(target: &dyn Target, evaluated: &Evaluated) -> Result<Vec<ServicePlan>> {
     let inputs = target.observe(evaluated)?;
     let mut plans = plan::plan(&inputs.desired, &inputs.observed, &inputs.previous);
-    let reloads = target.reloads(evaluated)?;
+    let reloads = inputs.reload;
     for p in &mut plans {
         if matches!(p.action, Action::Rebuild | Action::Recreate) {
             p.rollout = target.rollout(&p.service);

@@ -129,6 +129,7 @@ impl Target for Swarm<'_> {
             desired,
             observed,
             previous,
+            reload: None,
         })
     }
 
@@ -268,6 +269,7 @@ impl Swarm<'_> {
         Ok(Deployed {
             summary: format!("{services} services converged"),
             urls: self.urls()?,
+            proof: None,
         })
     }
 
