@@ -21,8 +21,9 @@ pub fn run(dir: &Path) -> Result<u8> {
         .into());
     };
     docker::check_engine()?;
-    let builds = images::missing(&evaluated, &docker::local_tags()?);
-    images::require_base_image(stack, &builds)?;
+    let local = docker::local_images()?;
+    let builds = images::missing(&evaluated, &local);
+    images::require_base_image(stack, &builds, &local)?;
     images::build_all(&builds)?;
     let (pushed, present) = images::push(&evaluated, &registry)?;
     eprintln!("{pushed} pushed, {present} already in {registry}");

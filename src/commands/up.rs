@@ -149,14 +149,15 @@ fn preflight(evaluated: &Evaluated, target: &dyn Target) -> Result<Vec<BuildRequ
     let (engine, ready, present) = std::thread::scope(|s| {
         let engine = s.spawn(docker::check_compose);
         let ready = s.spawn(|| target.preflight(evaluated));
-        let present = s.spawn(docker::local_tags);
+        let present = s.spawn(docker::local_images);
         (engine.join(), ready.join(), present.join())
     });
     let thread = |_| anyhow::anyhow!("a check thread panicked");
     engine.map_err(thread)??;
     ready.map_err(thread)??;
-    let builds = images::missing(evaluated, &present.map_err(thread)??);
-    images::require_base_image(&evaluated.stack, &builds)?;
+    let present = present.map_err(thread)??;
+    let builds = images::missing(evaluated, &present);
+    images::require_base_image(&evaluated.stack, &builds, &present)?;
     Ok(builds)
 }
 

@@ -2,25 +2,28 @@
 //! images are missing locally, building them (in parallel), and pushing them to a
 //! registry for targets whose nodes pull.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::engine::docker::{self, BuildRequest};
+use crate::engine::docker::{self, BuildRequest, LocalImage};
 use crate::error::Error;
 use crate::pipeline::Evaluated;
 use crate::render;
 use crate::stack::TargetKind;
 use crate::stack::{ImageSource, Stack};
 
-/// The built services whose content-addressed tag is not in `present`.
-pub fn missing(evaluated: &Evaluated, present: &BTreeSet<String>) -> Vec<BuildRequest> {
+/// The built services whose content-addressed tag is not in `present`, or names an
+/// image that was not built from these inputs (its label says other ones: the tag was
+/// moved by hand). A label the CLI could not read is trusted.
+pub fn missing(evaluated: &Evaluated, present: &BTreeMap<String, LocalImage>) -> Vec<BuildRequest> {
     let stack = &evaluated.stack;
     let mut builds = Vec::new();
     for (name, inputs) in &evaluated.hashes {
         let tag = render::image_tag(&stack.name, name, inputs);
-        if present.contains(&tag) {
+        let built_here = |i: &LocalImage| i.inputs.as_ref().is_none_or(|h| *h == inputs.hash);
+        if present.get(&tag).is_some_and(built_here) {
             continue;
         }
         if let ImageSource::Build {
@@ -47,8 +50,15 @@ pub fn missing(evaluated: &Evaluated, present: &BTreeSet<String>) -> Vec<BuildRe
 }
 
 /// Building needs the base image locally: fail before anything is written if it is not.
-pub fn require_base_image(stack: &Stack, builds: &[BuildRequest]) -> Result<()> {
-    if !builds.is_empty() && !docker::image_exists(&stack.base_image)? {
+pub fn require_base_image(
+    stack: &Stack,
+    builds: &[BuildRequest],
+    present: &BTreeMap<String, LocalImage>,
+) -> Result<()> {
+    if !builds.is_empty()
+        && !present.contains_key(&stack.base_image)
+        && !docker::image_exists(&stack.base_image)?
+    {
         return Err(Error::runtime(
             format!(
                 "the base image `{}` is not present locally",
