@@ -1,12 +1,13 @@
 //! The engine's own HTTP API over its Unix socket, for the questions stackgen asks
-//! often: which containers a project has, which images are present, what an `exec`
-//! prints. One request costs a fraction of a millisecond; a `docker` process costs about
-//! 25 ms before it asks anything (see BENCHMARKS.md).
+//! often: is the daemon there, which containers a project has, which images are
+//! present. One request costs a fraction of a millisecond; a `docker` process costs tens
+//! of milliseconds before it asks anything.
 //!
 //! Deliberately small: HTTP/1.0 requests (the engine then answers without chunking and
 //! closes the connection, so a response is "read to the end"), one connection per
 //! request, JSON in and out. No async runtime and no client crate: bollard would bring
-//! tokio and hyper for the same four endpoints. Where the CLI would talk to another
+//! tokio and hyper for the same four endpoints. The same transport reaches the edge's
+//! admin API, which also listens on a Unix socket. Where the CLI would talk to another
 //! engine (`DOCKER_HOST` not a local socket, a non-default context), [`Api::local`]
 //! answers `None` and the callers run the `docker` CLI as before.
 
@@ -214,22 +215,6 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
-/// Splits the engine's multiplexed exec/attach stream (8-byte frame headers: stream 1
-/// stdout, 2 stderr, then a big-endian length) into stdout and stderr.
-pub fn demux(mut raw: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    while raw.len() >= 8 {
-        let len = u32::from_be_bytes([raw[4], raw[5], raw[6], raw[7]]) as usize;
-        let end = (8 + len).min(raw.len());
-        match raw[0] {
-            2 => err.extend_from_slice(&raw[8..end]),
-            _ => out.extend_from_slice(&raw[8..end]),
-        }
-        raw = &raw[end..];
-    }
-    (out, err)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,14 +234,5 @@ mod tests {
             label_filter("a.b=c d"),
             "filters=%7B%22label%22%3A%5B%22a.b%3Dc%20d%22%5D%7D"
         );
-    }
-
-    #[test]
-    fn exec_streams_are_split() {
-        let mut raw = vec![1, 0, 0, 0, 0, 0, 0, 3];
-        raw.extend(b"out");
-        raw.extend([2, 0, 0, 0, 0, 0, 0, 2]);
-        raw.extend(b"er");
-        assert_eq!(demux(&raw), (b"out".to_vec(), b"er".to_vec()));
     }
 }

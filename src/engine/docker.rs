@@ -81,27 +81,24 @@ pub fn check_engine() -> Result<(), Error> {
     check_compose()
 }
 
+/// The error for a `docker` that cannot be started: not installed, or another reason.
+fn not_installed(e: &std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return Error::runtime(
+            format!("`{}` is not installed", docker()),
+            Some("install Docker Engine: https://docs.docker.com/engine/install/".into()),
+        );
+    }
+    Error::runtime(format!("cannot run `{}`: {e}", docker()), None)
+}
+
 fn check_daemon_cli() -> Result<(), Error> {
     let version = docker_cmd(["version", "--format", "{{.Server.Version}}"])
         .stdout_capture()
         .stderr_capture()
         .unchecked()
         .run();
-    let out = match version {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::runtime(
-                format!("`{}` is not installed", docker()),
-                Some("install Docker Engine: https://docs.docker.com/engine/install/".into()),
-            ));
-        }
-        Err(e) => {
-            return Err(Error::runtime(
-                format!("cannot run `{}`: {e}", docker()),
-                None,
-            ));
-        }
-        Ok(out) => out,
-    };
+    let out = version.map_err(|e| not_installed(&e))?;
     if !out.status.success() {
         return Err(Error::runtime(
             format!("the Docker daemon is not reachable: {}", text(&out.stderr)),
@@ -117,8 +114,12 @@ fn check_daemon_cli() -> Result<(), Error> {
 
 /// Checks the Compose v2 plugin answers (a process start: only where compose will run).
 pub fn check_compose() -> Result<(), Error> {
-    let compose = run(&strings(&["compose", "version", "--short"]))
-        .map_err(|e| Error::runtime(format!("{e:#}"), None))?;
+    let compose = docker_cmd(strings(&["compose", "version", "--short"]))
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .map_err(|e| not_installed(&e))?;
     if !compose.status.success() {
         let v1 = duct::cmd("docker-compose", ["version", "--short"])
             .stdout_capture()
@@ -547,33 +548,6 @@ pub fn container_logs(id: &str, tail: u32) -> Result<String> {
         .filter(|t| !t.is_empty())
         .collect::<Vec<_>>()
         .join("\n"))
-}
-
-pub fn exec_args(id: &str, command: &[&str]) -> Vec<String> {
-    let mut args = strings(&["exec", "-i", id]);
-    args.extend(command.iter().map(|s| s.to_string()));
-    args
-}
-
-/// Runs `command` in a running container with `input` on its stdin; its stdout, or an
-/// error with its stderr.
-pub fn exec(id: &str, command: &[&str], input: &[u8]) -> Result<String> {
-    let out = docker_cmd(exec_args(id, command))
-        .stdin_bytes(input.to_vec())
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .with_context(|| format!("cannot run `docker exec {id}`"))?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "`{}` in container {id} failed: {}{}",
-            command.join(" "),
-            text(&out.stderr),
-            text(&out.stdout)
-        );
-    }
-    Ok(text(&out.stdout))
 }
 
 /// Removes an image tag (the layers stay while another tag uses them).
