@@ -86,14 +86,22 @@ fn shipped_stack_deploys_answers_and_keeps_data_across_redeploys() {
         );
     }
 
-    // A second `up` with no change builds nothing and recreates nothing.
+    // A second `up` with no change builds nothing and recreates nothing: it proves
+    // the no-op; and with `--force`, compose runs and still changes nothing.
     let images = stack.images();
     let again = stack.project.stackgen(&["up"]);
     assert_exit(&again, 0);
     assert!(
-        stderr(&again).contains("images: 0 to build, 4 up to date"),
+        stderr(&again).contains("nothing changed (4 services checked in"),
         "{}",
         stderr(&again)
+    );
+    let forced = stack.project.stackgen(&["up", "--force"]);
+    assert_exit(&forced, 0);
+    assert!(
+        stderr(&forced).contains("images: 0 to build, 4 up to date"),
+        "{}",
+        stderr(&forced)
     );
     assert_eq!(stack.container_ids(), ids, "no container was recreated");
     assert_eq!(stack.images(), images, "no image was built");

@@ -41,10 +41,17 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
     let _lock = DeployLock::acquire(&stack.name, opts.lock_timeout, |notice| {
         eprintln!("{notice}")
     })?;
-    if !opts.force && nothing_to_do(&evaluated, target.as_ref())? {
-        return Ok(0);
-    }
+    let why = if opts.force {
+        "--force".to_string()
+    } else {
+        match prove_no_op(&evaluated, target.as_ref())? {
+            Some(why) => why,
+            None => return Ok(0),
+        }
+    };
     let builds = preflight(&evaluated, target.as_ref())?;
+    // Said once nothing can refuse the deploy any more, so a refusal is the only line.
+    eprintln!("deploying: {why}");
     for rel in atomic::write_changed(&stack.root, &evaluated.rendered.files())? {
         eprintln!("wrote {rel}");
     }
@@ -76,8 +83,8 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
 }
 
 /// The no-op proof: when what runs is provably the current generation, says so (with
-/// how long the proof took) and the URLs, and returns true; else says why not.
-fn nothing_to_do(evaluated: &Evaluated, target: &dyn Target) -> Result<bool> {
+/// how long the proof took) and the URLs, and returns `None`; else why not.
+fn prove_no_op(evaluated: &Evaluated, target: &dyn Target) -> Result<Option<String>> {
     let started = Instant::now();
     let verdict = target.unchanged(evaluated)?;
     let took = started.elapsed().as_secs_f64() * 1000.0;
@@ -93,12 +100,9 @@ fn nothing_to_do(evaluated: &Evaluated, target: &dyn Target) -> Result<bool> {
                 target.words().place,
             );
             output::urls(&urls);
-            Ok(true)
+            Ok(None)
         }
-        Verdict::Changed(why) => {
-            eprintln!("deploying: {why} (checked in {took:.0} ms)");
-            Ok(false)
-        }
+        Verdict::Changed(why) => Ok(Some(format!("{why} (checked in {took:.0} ms)"))),
     }
 }
 
