@@ -210,7 +210,7 @@ fn non_root_user(file: &Dockerfile, out: &mut Findings) {
             file.path,
             "no `USER`: the image runs as root",
             "whoever runs the image without stackgen's `user:` gets a root process",
-            "create a user and end with `USER <uid>:<gid>`",
+            "create a user and set `USER <uid>:<gid>` (the last `USER` is the one that runs)",
         ),
         Some(i) => {
             let user = i.text.split_whitespace().nth(1).unwrap_or("");
@@ -220,7 +220,7 @@ fn non_root_user(file: &Dockerfile, out: &mut Findings) {
                     &file.key(i.line),
                     "the last `USER` is root",
                     "whoever runs the image without stackgen's `user:` gets a root process",
-                    "end with a non-root `USER <uid>:<gid>`",
+                    "make the last `USER` a non-root one, `USER <uid>:<gid>`",
                 );
             }
         }
