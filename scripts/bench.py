@@ -324,7 +324,9 @@ def many_services(work, name, d):
     """Section 8: MANY python-web services built from apps/hello (no published port, so
     no edge), deployed once under their own project, then no-op `stackgen up` timed.
     Their health checks run every 10 s, not every 1 s: a hundred probes a second (each
-    a python3 process) would keep both cores busy while the no-op is timed. Its app.py
+    a python3 process) would keep both cores busy while the no-op is timed; and with a
+    10 s timeout and a long start period, since a hundred apps starting at once on two
+    cores answer their first probes slowly (with the defaults some turned unhealthy). Its app.py
     carries a line of this run's own, so every layer from its COPY on belongs to this
     stack alone and is deleted with it (stackgen builds the images side by side, so
     each has a COPY layer of its own that `--no-prune` would leave behind)."""
@@ -335,7 +337,7 @@ def many_services(work, name, d):
             'wait_timeout = 900\n')
     for i in range(MANY):
         text += (f'[services.app{i}]\nkind = "python-web"\nbuild = "apps/hello"\n'
-                 'port = 8000\nhealthcheck = { interval = "10s" }\n')
+                 'port = 8000\nhealthcheck = { interval = "10s", timeout = "10s", retries = 10, start_period = "600s" }\n')
     open(os.path.join(d, "stack.toml"), "w").write(text)
     try:
         start = time.monotonic()

@@ -81,35 +81,13 @@ impl Target for Compose<'_> {
             return changed("nothing was deployed from this folder yet".into());
         };
         let Some(proof) = current.proof(root) else {
-            return changed(format!(
-                "generation {} has no deploy record",
-                current.number
-            ));
+            let n = current.number;
+            return changed(format!("generation {n} has no deploy record"));
         };
-        let rendered = evaluated.rendered.by_file_name();
-        let recorded = current.files(root)?;
-        if !recorded
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .eq(rendered.iter().map(|(k, v)| (*k, *v)))
-        {
-            return changed(format!(
-                "the files rendered now differ from generation {}'s",
-                current.number
-            ));
-        }
-        let edge_runtime = evaluated
-            .rendered
-            .edge
-            .as_deref()
-            .map(|e| (layout::EDGE_RUNTIME_CONFIG, e));
-        for (rel, text) in evaluated.rendered.files().into_iter().chain(edge_runtime) {
-            if std::fs::read_to_string(root.join(rel)).ok().as_deref() != Some(text) {
-                return changed(format!("`{rel}` differs from what stack.toml renders"));
-            }
-        }
         let text = evaluated.rendered.target(self.kind()).unwrap_or_default();
-        if let Some(doubt) = self.hashes_doubt(&proof, text) {
+        let doubt = noop::files_doubt(evaluated, &current)?
+            .or_else(|| noop::hashes_doubt(self.stack, &proof, text));
+        if let Some(doubt) = doubt {
             return changed(doubt);
         }
         let (running, images) = rayon::join(
@@ -117,14 +95,11 @@ impl Target for Compose<'_> {
             docker::local_images,
         );
         let running = running?;
-        let doc = evaluated.documents.get(&self.kind());
         let empty = Document::parse_lenient("");
-        let doc = doc.unwrap_or(&empty);
-        if let Some(doubt) = noop::check_running(&proof, doc, &running, &images?) {
+        let doc = evaluated.documents.get(&self.kind()).unwrap_or(&empty);
+        let doubt = noop::check_running(&proof, doc, &running, &images?);
+        if let Some(doubt) = doubt.or_else(|| self.edge_doubt(evaluated, &running)) {
             return changed(doubt);
-        }
-        if self.reloads(evaluated, &running)?.is_some() || self.edge_missing(&running) {
-            return changed(format!("the edge does not run {}", layout::EDGE_FILE));
         }
         Ok(Verdict::Unchanged {
             generation: current.number,
@@ -244,34 +219,13 @@ impl Compose<'_> {
         Ok((!same).then(|| edge.name.clone()))
     }
 
-    /// Whether the stack has an edge and no ready container of it.
-    fn edge_missing(&self, running: &[Container]) -> bool {
-        self.stack.edge().is_some() && EdgeProxy::find(self.stack, running).is_none()
-    }
-
-    /// [`noop::key`] of a compose text of this stack.
-    fn key(&self, compose: &str) -> String {
-        noop::key(
-            &self.stack.name,
-            &self.stack.root.join(layout::GENERATED_DIR),
-            compose,
-        )
-    }
-
-    /// Why the proof's config hashes may not be what compose computes for `compose`
-    /// now, if they may not: another text or folder, a changed plugin, an environment
-    /// the file depends on.
-    fn hashes_doubt(&self, proof: &generations::Proof, compose: &str) -> Option<String> {
-        if proof.key != self.key(compose) {
-            return Some("the compose file or project folder is not the one deployed".into());
-        }
-        if let Some(doubt) =
-            noop::environment_doubt(compose, &self.stack.root.join(layout::GENERATED_DIR))
-        {
-            return Some(doubt);
-        }
-        (docker::compose_identity().as_ref() != Some(&proof.compose))
-            .then(|| "the compose plugin changed since the deploy".into())
+    /// Why the edge may not run what `evaluated` renders: no ready edge, or other
+    /// routes loaded (or an admin API that does not answer).
+    fn edge_doubt(&self, evaluated: &Evaluated, running: &[Container]) -> Option<String> {
+        let want = evaluated.rendered.edge.as_deref()?;
+        let same = EdgeProxy::find(self.stack, running)
+            .is_some_and(|p| p.loaded().is_ok_and(|have| same_json(&have, want)));
+        (!same).then(|| format!("the edge does not run {}", layout::EDGE_FILE))
     }
 
     /// Whether the running edge has generated/edge.json loaded.
@@ -297,7 +251,7 @@ impl Compose<'_> {
     fn config_hashes(&self, compose: &str) -> Result<BTreeMap<String, String>> {
         let root = &self.stack.root;
         if let Some(proof) = generations::current(root)?.and_then(|g| g.proof(root))
-            && self.hashes_doubt(&proof, compose).is_none()
+            && noop::hashes_doubt(self.stack, &proof, compose).is_none()
         {
             return Ok(proof.config_hashes);
         }
@@ -544,7 +498,7 @@ impl Compose<'_> {
         }
         let proof = noop::record(
             docker::compose_identity(),
-            self.key(text),
+            noop::stack_key(self.stack, text),
             &done.hashes,
             &done.running,
         );

@@ -13,10 +13,15 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use anyhow::Result;
+
 use crate::document::Document;
-use crate::engine::docker::{CONFIG_HASH_LABEL, Container, LocalImage};
+use crate::engine::docker::{self, CONFIG_HASH_LABEL, Container, LocalImage};
 use crate::hash::hex;
-use crate::state::generations::Proof;
+use crate::pipeline::Evaluated;
+use crate::stack::Stack;
+use crate::state::generations::{Generation, Proof};
+use crate::state::layout;
 
 /// What compose's config hashes of a file are a function of, besides the compose binary
 /// and, where the file interpolates, the environment: the project and the file's text.
@@ -33,10 +38,65 @@ pub fn key(project: &str, dir: &Path, compose: &str) -> String {
     hex(&h.finalize())
 }
 
+/// [`key`] of a compose text of `stack` (its project folder is `generated/`).
+pub fn stack_key(stack: &Stack, compose: &str) -> String {
+    key(
+        &stack.name,
+        &stack.root.join(layout::GENERATED_DIR),
+        compose,
+    )
+}
+
+/// Why the files rendered now may not be what `current` deployed, if they may not: they
+/// differ from the generation's, or what is on disk (`generated/*`, the edge's runtime
+/// config) differs from them.
+pub fn files_doubt(evaluated: &Evaluated, current: &Generation) -> Result<Option<String>> {
+    let root = &evaluated.stack.root;
+    let rendered = evaluated.rendered.by_file_name();
+    let recorded = current.files(root)?;
+    if !recorded
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .eq(rendered.iter().map(|(k, v)| (*k, *v)))
+    {
+        let n = current.number;
+        return Ok(Some(format!(
+            "the files rendered now differ from generation {n}'s"
+        )));
+    }
+    let edge_runtime = evaluated
+        .rendered
+        .edge
+        .as_deref()
+        .map(|e| (layout::EDGE_RUNTIME_CONFIG, e));
+    for (rel, text) in evaluated.rendered.files().into_iter().chain(edge_runtime) {
+        if std::fs::read_to_string(root.join(rel)).ok().as_deref() != Some(text) {
+            return Ok(Some(format!(
+                "`{rel}` differs from what stack.toml renders"
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Why the proof's config hashes may not be what compose computes for `compose` now, if
+/// they may not: another text or folder, a changed plugin, an environment the file
+/// depends on.
+pub fn hashes_doubt(stack: &Stack, proof: &Proof, compose: &str) -> Option<String> {
+    if proof.key != stack_key(stack, compose) {
+        return Some("the compose file or project folder is not the one deployed".into());
+    }
+    if let Some(doubt) = environment_doubt(compose, &stack.root.join(layout::GENERATED_DIR)) {
+        return Some(doubt);
+    }
+    (docker::compose_identity().as_ref() != Some(&proof.compose))
+        .then(|| "the compose plugin changed since the deploy".into())
+}
+
 /// Why compose could read `compose` differently from when its hashes were recorded,
 /// when it could: the file interpolates variables (`$x`, `${x}`; `$$` is a literal `$`),
 /// the project folder has a `.env`, or a `COMPOSE_*` variable is set.
-pub fn environment_doubt(compose: &str, generated: &Path) -> Option<String> {
+fn environment_doubt(compose: &str, generated: &Path) -> Option<String> {
     if interpolates(compose) {
         return Some(
             "the compose file interpolates variables (`$`), so what it means depends on the environment".into(),
