@@ -376,8 +376,9 @@ impl Container {
 }
 
 /// Every container of a compose project (running or not), with its labels: one list
-/// and one inspect per container over the engine's API (in parallel), or `docker ps`
-/// and one `docker inspect` through the CLI.
+/// request over the engine's API (whatever the number of containers), or `docker ps`
+/// and one `docker inspect` through the CLI. The list does not tell restart counts:
+/// [`inspect`] does.
 pub fn containers(project: &str) -> Result<Vec<Container>> {
     let label = format!("{PROJECT_LABEL}={project}");
     let Some(api) = Api::local() else {
@@ -387,13 +388,96 @@ pub fn containers(project: &str) -> Result<Vec<Container>> {
         "/containers/json?all=1&{}",
         api::label_filter(&label)
     ))?;
-    let ids: Vec<&str> = list
+    let mut out: Vec<Container> = list
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|c| c["Id"].as_str())
+        .filter_map(parse_summary)
         .collect();
-    inspect_api(&api, &ids)
+    out.sort_by(|a, b| a.service.cmp(&b.service));
+    Ok(out)
+}
+
+/// One element of the API's container list: the same facts as an inspect but the
+/// restart count (0 here); health and exit code are read off its `Status` text (`Up 3
+/// minutes (healthy)`, `Up 2 seconds (health: starting)`, `Exited (1) 5 seconds ago`),
+/// a format the engine has kept since health checks exist.
+fn parse_summary(c: &serde_json::Value) -> Option<Container> {
+    let labels = labels_of(&c["Labels"]);
+    if labels.get("com.docker.compose.oneoff").map(String::as_str) == Some("True") {
+        return None;
+    }
+    let status = c["Status"].as_str().unwrap_or("");
+    let health = if status.contains("(healthy)") {
+        "healthy"
+    } else if status.contains("(unhealthy)") {
+        "unhealthy"
+    } else if status.contains("(health: starting)") {
+        "starting"
+    } else {
+        ""
+    };
+    let exit_code = status
+        .strip_prefix("Exited (")
+        .and_then(|r| r.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let mut ports = BTreeMap::new();
+    for p in c["Ports"].as_array().into_iter().flatten() {
+        let (Some(private), Some(public)) = (p["PrivatePort"].as_u64(), p["PublicPort"].as_u64())
+        else {
+            continue;
+        };
+        let ip = p["IP"].as_str().unwrap_or("");
+        let Ok(private) = u16::try_from(private) else {
+            continue;
+        };
+        // IPv4 first, as inspect lists it; `0.0.0.0` and `::` are every address.
+        let ip = if ip.is_empty() || ip == "0.0.0.0" || ip == "::" {
+            "127.0.0.1"
+        } else {
+            ip
+        };
+        if ip.contains(':') && ports.contains_key(&private) {
+            continue;
+        }
+        ports.entry(private).or_insert(format!("{ip}:{public}"));
+    }
+    let str_of = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    Some(Container {
+        service: labels.get(SERVICE_LABEL).cloned().unwrap_or_default(),
+        id: c["Id"].as_str().unwrap_or("").chars().take(12).collect(),
+        state: str_of(&c["State"]),
+        health: health.to_string(),
+        image: str_of(&c["Image"]),
+        image_id: str_of(&c["ImageID"]),
+        exit_code,
+        restarts: 0,
+        ports,
+        labels,
+        addresses: addresses_of(&c["NetworkSettings"]["Networks"]),
+    })
+}
+
+fn labels_of(v: &serde_json::Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .collect()
+}
+
+/// Network name -> the container's IPv4 address on it.
+fn addresses_of(networks: &serde_json::Value) -> BTreeMap<String, String> {
+    networks
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(net, v)| {
+            let ip = v["IPAddress"].as_str().filter(|ip| !ip.is_empty())?;
+            Some((net.clone(), ip.to_string()))
+        })
+        .collect()
 }
 
 /// The containers with these ids, each inspected over the API, in parallel. One that is
@@ -458,12 +542,7 @@ fn parse_inspect(json: &str) -> Result<Vec<Container>> {
 /// One element of `docker inspect` (the API's `/containers/{id}/json`); `None` for a
 /// compose one-off container (`compose run`), which is not the stack's.
 fn parse_container(c: &serde_json::Value) -> Option<Container> {
-    let labels: BTreeMap<String, String> = c["Config"]["Labels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-        .collect();
+    let labels = labels_of(&c["Config"]["Labels"]);
     if labels.get("com.docker.compose.oneoff").map(String::as_str) == Some("True") {
         return None;
     }
@@ -486,15 +565,7 @@ fn parse_container(c: &serde_json::Value) -> Option<Container> {
             ports.insert(port, format!("{ip}:{host_port}"));
         }
     }
-    let addresses = c["NetworkSettings"]["Networks"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(net, v)| {
-            let ip = v["IPAddress"].as_str().filter(|ip| !ip.is_empty())?;
-            Some((net.clone(), ip.to_string()))
-        })
-        .collect();
+    let addresses = addresses_of(&c["NetworkSettings"]["Networks"]);
     let str_of = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
     Some(Container {
         service: labels.get(SERVICE_LABEL).cloned().unwrap_or_default(),
@@ -1017,6 +1088,48 @@ mod tests {
         assert_eq!(c.label("io.stackgen.inputs"), Some("h1"));
         assert_eq!(c.ports[&8000], "127.0.0.1:8081");
         assert!(c.is_ready());
+    }
+
+    #[test]
+    fn the_api_list_is_read_like_inspect() {
+        let list: serde_json::Value = serde_json::from_str(
+            r#"[{"Id": "0123456789abcdef", "Image": "s/a:1", "ImageID": "sha256:a",
+            "Labels": {"com.docker.compose.service": "a", "com.docker.compose.config-hash": "c1"},
+            "State": "running", "Status": "Up 3 minutes (healthy)",
+            "Ports": [{"IP": "0.0.0.0", "PrivatePort": 8081, "PublicPort": 41000, "Type": "tcp"},
+                      {"IP": "::", "PrivatePort": 8081, "PublicPort": 41000, "Type": "tcp"},
+                      {"PrivatePort": 2019, "Type": "tcp"}],
+            "NetworkSettings": {"Networks": {"demo_frontend": {"IPAddress": "172.18.0.3"}}}},
+            {"Id": "ffff", "Labels": {"com.docker.compose.oneoff": "True"}},
+            {"Id": "eeee", "Labels": {"com.docker.compose.service": "b"}, "State": "exited",
+             "Status": "Exited (3) 5 seconds ago"},
+            {"Id": "dddd", "Labels": {}, "State": "running", "Status": "Up 1 second (health: starting)"}]"#,
+        )
+        .expect("json");
+        let got: Vec<Container> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(parse_summary)
+            .collect();
+        assert_eq!(got.len(), 3, "one-off containers are not the stack's");
+        let a = &got[0];
+        assert_eq!(
+            (a.id.as_str(), a.health.as_str(), a.image_id.as_str()),
+            ("0123456789ab", "healthy", "sha256:a")
+        );
+        assert_eq!(
+            a.ports,
+            BTreeMap::from([(8081, "127.0.0.1:41000".to_string())])
+        );
+        assert_eq!(a.addresses["demo_frontend"], "172.18.0.3");
+        assert_eq!(a.label(CONFIG_HASH_LABEL), Some("c1"));
+        assert!(a.is_ready());
+        assert_eq!(
+            (got[1].exit_code, got[1].describe().as_str()),
+            (3, "exited with code 3")
+        );
+        assert!(got[2].is_starting());
     }
 
     #[test]
