@@ -128,6 +128,10 @@ struct ServiceCtx<'a> {
     /// What the compose file publishes for it: its own port, nothing behind an edge, and
     /// for the edge every routed app's.
     ports: Vec<PortCtx>,
+    /// The edge's admin socket inside its container, and the `Host` it accepts; empty
+    /// for other services.
+    admin_socket: String,
+    admin_origin: &'static str,
     environment: &'a BTreeMap<String, String>,
     depends_on: &'a [String],
     secrets: &'a [String],
@@ -313,6 +317,11 @@ fn service_ctx<'a>(
         port: svc.port,
         publish: svc.publish,
         ports: ports(stack, svc, role),
+        admin_socket: match role {
+            Role::Edge => format!("{}/{}", edge::ADMIN_DIR, edge::ADMIN_SOCKET),
+            _ => String::new(),
+        },
+        admin_origin: edge::ADMIN_ORIGIN,
         environment: &svc.environment,
         depends_on: &svc.depends_on,
         secrets: &svc.secrets,

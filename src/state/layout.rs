@@ -33,8 +33,6 @@ pub const EDGE_RUNTIME_DIR: &str = ".stackgen/edge";
 pub const EDGE_ADMIN_DIR: &str = ".stackgen/edge-admin";
 /// [`EDGE_RUNTIME_DIR`]'s config file, from the project folder.
 pub const EDGE_RUNTIME_CONFIG: &str = ".stackgen/edge/caddy.json";
-/// Inside [`EDGE_RUNTIME_DIR`]: the config file.
-pub const EDGE_RUNTIME_FILE: &str = "caddy.json";
 /// Inside the generations folder: the current generation's number.
 pub const CURRENT_FILE: &str = "current";
 /// Inside one generation's folder: its record (time, git revision, images).

@@ -97,7 +97,7 @@ pub fn admin_socket(root: &Path) -> PathBuf {
 /// before the edge is created, and each time a steady config is loaded.
 pub fn write_runtime(root: &Path, config: &str) -> Result<()> {
     let dir = root.join(layout::EDGE_RUNTIME_DIR);
-    let file = dir.join(layout::EDGE_RUNTIME_FILE);
+    let file = root.join(layout::EDGE_RUNTIME_CONFIG);
     atomic::write_if_changed(&file, config.as_bytes(), 0o644)?;
     let admin = root.join(layout::EDGE_ADMIN_DIR);
     std::fs::create_dir_all(&admin)
