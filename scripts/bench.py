@@ -35,6 +35,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = "--smoke" in sys.argv
 DROPS_ONLY = "--drops-only" in sys.argv
+MANY_ONLY = "--many-only" in sys.argv
 RUNS = 2 if SMOKE else 10
 SG = os.environ.get("STACKGEN_BIN", os.path.join(REPO, "target", "release", "stackgen"))
 
@@ -157,6 +158,9 @@ def copy_project(proj, name, edge=True, ports=None):
 
 
 def run(work, name, proj, compose, plain, many):
+    if MANY_ONLY:
+        print(render_many(many_services(work, *many)))
+        return 0
     copy_project(proj, name)
     sh([SG, "-C", proj, "up"])
     rows = {}

@@ -13,7 +13,7 @@ use crate::output;
 use crate::pipeline::{self, Evaluated};
 use crate::policy::{Finding, Severity};
 use crate::stack::{Stack, TargetKind};
-use crate::state::generations::{self, Generation, Proof};
+use crate::state::generations::{self, Proof};
 use crate::state::lock::DeployLock;
 use crate::state::{atomic, layout, secrets};
 use crate::targets::{self, Target, Verdict, images};
@@ -203,15 +203,8 @@ fn roll_back_after(target: &dyn Target, stack: &Stack, failure: Error) -> Result
 fn record(evaluated: &Evaluated, proof: Option<&Proof>) -> Result<u32> {
     let root = &evaluated.stack.root;
     let files = evaluated.rendered.by_file_name();
-    let same = |g: &Generation| {
-        g.files(root).is_ok_and(|old| {
-            old.iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .eq(files.iter().map(|(k, v)| (*k, *v)))
-        })
-    };
     let generation = match generations::current(root)? {
-        Some(current) if same(&current) => current,
+        Some(current) if current.holds(root, &files).unwrap_or(false) => current,
         _ => generations::record(root, &files, evaluated.images())?,
     };
     if let Some(proof) = proof {

@@ -398,6 +398,13 @@ pub fn containers(project: &str) -> Result<Vec<Container>> {
     Ok(out)
 }
 
+/// Whether [`containers`] reads the engine's list, whose `Image` is the container's tag
+/// only while that tag still names the image the container runs (the image's id once
+/// the tag was moved): then `image == tag` proves the tag, without asking for images.
+pub fn containers_resolve_tags() -> bool {
+    Api::local().is_some()
+}
+
 /// One element of the API's container list: the same facts as an inspect but the
 /// restart count (0 here); health and exit code are read off its `Status` text (`Up 3
 /// minutes (healthy)`, `Up 2 seconds (health: starting)`, `Exited (1) 5 seconds ago`),

@@ -70,6 +70,15 @@ impl Generation {
         self.dir(root).join(name)
     }
 
+    /// Whether the generation's files are exactly `files` (file name -> text).
+    pub fn holds(&self, root: &Path, files: &BTreeMap<&str, &str>) -> Result<bool> {
+        Ok(self
+            .files(root)?
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .eq(files.iter().map(|(k, v)| (*k, *v))))
+    }
+
     /// Every file of the generation but its record and proof: file name -> text.
     pub fn files(&self, root: &Path) -> Result<BTreeMap<String, String>> {
         let dir = self.dir(root);

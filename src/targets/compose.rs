@@ -90,14 +90,15 @@ impl Target for Compose<'_> {
         if let Some(doubt) = doubt {
             return changed(doubt);
         }
-        let (running, images) = rayon::join(
-            || docker::containers(&self.stack.name),
-            docker::local_images,
-        );
-        let running = running?;
+        let running = docker::containers(&self.stack.name)?;
+        let images = if docker::containers_resolve_tags() {
+            None
+        } else {
+            Some(docker::local_images()?)
+        };
         let empty = Document::parse_lenient("");
         let doc = evaluated.documents.get(&self.kind()).unwrap_or(&empty);
-        let doubt = noop::check_running(&proof, doc, &running, &images?);
+        let doubt = noop::check_running(&proof, doc, &running, images.as_ref());
         if let Some(doubt) = doubt.or_else(|| self.edge_doubt(evaluated, &running)) {
             return changed(doubt);
         }

@@ -52,13 +52,7 @@ pub fn stack_key(stack: &Stack, compose: &str) -> String {
 /// config) differs from them.
 pub fn files_doubt(evaluated: &Evaluated, current: &Generation) -> Result<Option<String>> {
     let root = &evaluated.stack.root;
-    let rendered = evaluated.rendered.by_file_name();
-    let recorded = current.files(root)?;
-    if !recorded
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .eq(rendered.iter().map(|(k, v)| (*k, *v)))
-    {
+    if !current.holds(root, &evaluated.rendered.by_file_name())? {
         let n = current.number;
         return Ok(Some(format!(
             "the files rendered now differ from generation {n}'s"
@@ -148,12 +142,14 @@ pub fn record(
 /// Checks the containers and images against the proof: each service of `doc` has its
 /// recorded number of containers, each ready, with the recorded config hash and image
 /// id, and its tag still names that image; no container belongs to another service.
-/// The first doubt, or `None`.
+/// `images` is `None` when `running` came from the engine's list, which names a
+/// container's image by its tag only while the tag still names it ([`docker::
+/// containers_resolve_tags`]). The first doubt, or `None`.
 pub fn check_running(
     proof: &Proof,
     doc: &Document,
     running: &[Container],
-    images: &BTreeMap<String, LocalImage>,
+    images: Option<&BTreeMap<String, LocalImage>>,
 ) -> Option<String> {
     if let Some(orphan) = running
         .iter()
@@ -196,7 +192,7 @@ pub fn check_running(
                 ));
             }
         }
-        if images.get(image).map(|i| &i.id) != Some(image_id) {
+        if images.is_some_and(|i| i.get(image).map(|i| &i.id) != Some(image_id)) {
             return Some(format!(
                 "the tag `{image}` no longer names the image `{name}` runs"
             ));
@@ -269,10 +265,11 @@ mod tests {
             ("s/a:1".to_string(), image("sha256:a")),
             ("s/b:1".to_string(), image("sha256:b")),
         ]);
-        assert_eq!(check_running(&proof, &doc, &running, &images), None);
+        assert_eq!(check_running(&proof, &doc, &running, Some(&images)), None);
+        assert_eq!(check_running(&proof, &doc, &running, None), None);
 
         let doubt = |running: &[Container], images: &BTreeMap<String, LocalImage>| {
-            check_running(&proof, &doc, running, images).expect("a doubt")
+            check_running(&proof, &doc, running, Some(images)).expect("a doubt")
         };
         let stopped = vec![
             running[0].clone(),
@@ -290,6 +287,11 @@ mod tests {
             ("s/b:1".to_string(), image("sha256:other")),
         ]);
         assert!(doubt(&running, &retagged).contains("no longer names"));
+        // As the engine's list shows a container whose tag was moved: by image id.
+        let mut by_id = running.clone();
+        by_id[1].image = "sha256:b".into();
+        let found = check_running(&proof, &doc, &by_id, None).expect("a doubt");
+        assert!(found.contains("runs another image"), "{found}");
         let mut orphan = running.clone();
         orphan.push(container("c", "hc", "sha256:c", "running"));
         assert!(doubt(&orphan, &images).contains("not in the compose file"));
