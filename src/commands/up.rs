@@ -1,6 +1,7 @@
 //! `stackgen up`: render, check, build the images whose tag is missing, deploy to the
 //! target and wait until it is ready; on failure bring the last good generation back.
-//! Every check that can refuse the deploy runs before anything is written or built.
+//! Every check that can refuse the deploy runs before anything is written or built, and
+//! the images are built before any file is written.
 
 use std::path::Path;
 use std::time::Instant;
@@ -41,6 +42,8 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
     let _lock = DeployLock::acquire(&stack.name, opts.lock_timeout, |notice| {
         eprintln!("{notice}")
     })?;
+    // Before the no-op proof: a running stack with its password file gone is not fine.
+    target.check_secrets()?;
     let why = if opts.force {
         "--force".to_string()
     } else {
@@ -52,15 +55,17 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
     let builds = preflight(&evaluated, target.as_ref())?;
     // Said once nothing can refuse the deploy any more, so a refusal is the only line.
     eprintln!("deploying: {why}");
+    // Build before writing anything: a failed build leaves `generated/` and `.stackgen/`
+    // as they were (the builds read only the build contexts).
+    let reused = evaluated.hashes.len() - builds.len();
+    eprintln!("images: {} to build, {reused} up to date", builds.len());
+    images::build_all(&builds)?;
     for rel in atomic::write_changed(&stack.root, &evaluated.rendered.files())? {
         eprintln!("wrote {rel}");
     }
     for name in secrets::ensure(&stack.root, &stack.secrets)? {
         eprintln!("generated secret `{name}` in {}/", layout::SECRETS_DIR);
     }
-    let reused = evaluated.hashes.len() - builds.len();
-    eprintln!("images: {} to build, {reused} up to date", builds.len());
-    images::build_all(&builds)?;
 
     let started = Instant::now();
     let deployed = match target.deploy(&evaluated) {

@@ -65,6 +65,18 @@ impl Api {
         serde_json::from_slice(&body).with_context(|| format!("cannot parse the engine's `{path}`"))
     }
 
+    /// Whether `GET path` finds something: `true` on 2xx, `false` on 404.
+    pub fn exists(&self, path: &str) -> Result<bool> {
+        let (status, _) = self
+            .request("GET", path, None)
+            .with_context(|| format!("engine API `GET {path}` on `{}`", self.socket.display()))?;
+        match status {
+            200..300 => Ok(true),
+            404 => Ok(false),
+            _ => bail!("engine API `GET {path}` answered {status}"),
+        }
+    }
+
     /// `POST path` with a JSON body; the body of a 2xx answer.
     pub fn post(&self, path: &str, body: &serde_json::Value) -> Result<Vec<u8>> {
         self.call("POST", path, Some(body.to_string().as_bytes()))

@@ -13,14 +13,14 @@ use crate::engine::api::{self, Api};
 use crate::error::Error;
 
 /// The docker CLI to run; `STACKGEN_DOCKER` overrides it (tests, unusual installs).
-fn docker() -> String {
+pub(super) fn docker() -> String {
     std::env::var("STACKGEN_DOCKER").unwrap_or_else(|_| "docker".to_string())
 }
 
 /// A `docker` command that dies with stackgen. Without this, `kill -9` of stackgen
 /// would leave its `docker compose up` or `docker build` running on, racing the next
 /// `stackgen up` once the deploy lock is free.
-fn docker_cmd<I, S>(args: I) -> duct::Expression
+pub(super) fn docker_cmd<I, S>(args: I) -> duct::Expression
 where
     I: IntoIterator<Item = S>,
     S: Into<std::ffi::OsString>,
@@ -40,7 +40,7 @@ where
     })
 }
 
-fn run(args: &[String]) -> Result<Output> {
+pub(super) fn run(args: &[String]) -> Result<Output> {
     docker_cmd(args)
         .stdout_capture()
         .stderr_capture()
@@ -49,7 +49,7 @@ fn run(args: &[String]) -> Result<Output> {
         .with_context(|| format!("cannot run `{} {}`", docker(), args.join(" ")))
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(super) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).trim_end().to_string()
 }
 

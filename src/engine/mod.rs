@@ -4,3 +4,4 @@
 pub mod api;
 pub mod docker;
 pub mod git;
+pub mod oneshot;

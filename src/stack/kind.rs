@@ -1,6 +1,8 @@
 //! A kind of service is one folder, `templates/kinds/<kind>/`: one partial per deploy
 //! target (`compose.yml.j2`, `swarm.yml.j2`), and optionally `kind.toml`, which says what
-//! stackgen must know of the kind beyond its templates (today: its role).
+//! stackgen must know of the kind beyond its templates: its role, and for a kind that
+//! holds data, how it is backed up, restored and re-keyed (`[backup]`, `[rotate]`), so
+//! the next database kind plugs in without new code.
 //!
 //! Loading a kind checks that it has a partial for every target the stack renders, so a
 //! kind that would fail `render` fails `load` instead, naming the missing file.
@@ -19,6 +21,31 @@ use crate::state::layout;
 pub struct Kind {
     pub name: String,
     pub role: Role,
+    pub backup: Option<Backup>,
+    pub rotate: Option<Rotate>,
+}
+
+/// How a kind's data is dumped and loaded. Both scripts run under `/bin/sh` in a one-shot
+/// container of the service (its image, networks, secrets and environment, plus
+/// `STACKGEN_SERVICE`, the service's host name): `dump` writes a whole backup to stdout,
+/// `restore` reads one on stdin and replaces the data with it, all or nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    /// The dump's file extension, before `.gz`: `sql`.
+    pub extension: String,
+    /// The last non-empty line of a complete dump: a cut-off one lacks it.
+    pub complete: String,
+    pub dump: String,
+    pub restore: String,
+}
+
+/// How a kind sets a new password: `script` runs under `/bin/sh` in the service's running
+/// container and reads the new password as the first line of stdin.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rotate {
+    pub script: String,
 }
 
 /// What a kind is for, where the policy or a deploy must treat it differently.
@@ -48,6 +75,8 @@ impl Role {
 struct RawKind {
     #[serde(default)]
     role: Role,
+    backup: Option<Backup>,
+    rotate: Option<Rotate>,
 }
 
 /// The outcome of loading one kind: the kind, or what is wrong with it. Problems about
@@ -105,6 +134,8 @@ pub fn load(root: &Path, name: &str, targets: &[TargetKind]) -> Loaded {
         kind: (missing.is_empty() && file_problems.is_empty()).then(|| Kind {
             name: name.to_string(),
             role: raw.role,
+            backup: raw.backup,
+            rotate: raw.rotate,
         }),
         missing,
         file_problems,
@@ -135,7 +166,7 @@ fn read_kind_file(root: &Path, name: &str) -> (RawKind, Vec<Problem>) {
                 None => rel.clone(),
             };
             let problem = Problem::new(location, e.message().trim_end().to_string()).hint(
-                "`kind.toml` holds one key, `role`: `app` (the default), `database` or `edge`",
+                "`kind.toml` holds `role` (`app`, the default, `database` or `edge`), and optionally `[backup]` (extension, complete, dump, restore) and `[rotate]` (script)",
             );
             (RawKind::default(), vec![problem])
         }
@@ -174,7 +205,9 @@ mod tests {
             compose_only.kind,
             Some(Kind {
                 name: "web".into(),
-                role: Role::App
+                role: Role::App,
+                backup: None,
+                rotate: None,
             })
         );
         let both = load(dir.path(), "web", &TargetKind::ALL);

@@ -19,10 +19,15 @@ pub fn write_if_changed(path: &Path, contents: &[u8], mode: u32) -> Result<bool>
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".stackgen-")
-        .permissions(permissions(mode))
+        .permissions(permissions(mode & 0o600))
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
-    tmp.write_all(contents)
+    // Created owner-only, then set with fchmod, which (unlike the mode asked for at
+    // creation) the umask does not touch: a secret must stay readable by the container
+    // users under `umask 077` too.
+    tmp.as_file()
+        .set_permissions(permissions(mode))
+        .and_then(|()| tmp.write_all(contents))
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write `{}`", tmp.path().display()))?;
     tmp.persist(path)

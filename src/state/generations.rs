@@ -201,7 +201,7 @@ pub fn remove(root: &Path, g: &Generation) -> Result<()> {
 }
 
 /// UTC now as RFC 3339, from the Unix clock (civil-from-days, no time crate needed).
-fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -25,6 +25,8 @@ pub const EDGE_FILE: &str = "generated/edge.json";
 pub const STATE_DIR: &str = ".stackgen";
 pub const SECRETS_DIR: &str = ".stackgen/secrets";
 pub const GENERATIONS_DIR: &str = ".stackgen/generations";
+/// Dumps of the stack's data (`state::backups`), 0700, each file 0600.
+pub const BACKUPS_DIR: &str = ".stackgen/backups";
 /// The edge's config as it is loaded now, mounted read-only into the edge container, so
 /// that a restarted edge comes back with the routes it had, not with a newer render.
 pub const EDGE_RUNTIME_DIR: &str = ".stackgen/edge";

@@ -3,6 +3,8 @@
 //! stackgen reads the state back afterwards rather than trusting compose's exit code.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
@@ -13,9 +15,11 @@ use crate::error::Error;
 use crate::pipeline::Evaluated;
 use crate::plan::{self, Desired, Observed, PlanInputs, Previous, Rollout};
 use crate::render::{self, HASH_LABEL};
+use crate::stack::kind::{Backup, Rotate};
 use crate::stack::{Service, Stack, TargetKind};
 use crate::state::generations::{self, Generation};
 use crate::state::layout;
+use crate::targets::data;
 use crate::targets::edge::{self, EdgeProxy};
 use crate::targets::generation;
 use crate::targets::interface::{DeployFailure, Deployed, StatusRow, Target, Verdict, Words};
@@ -107,6 +111,26 @@ impl Target for Compose<'_> {
             services: doc.services().len(),
             urls: self.urls_of(&running),
         })
+    }
+
+    fn check_secrets(&self) -> Result<(), Error> {
+        data::check_secrets(self.stack)
+    }
+
+    fn dump(&self, svc: &Service, backup: &Backup, out: &mut dyn Write) -> Result<u64, Error> {
+        data::dump(self.stack, svc, backup, out)
+    }
+
+    fn load(&self, svc: &Service, backup: &Backup, input: File) -> Result<(), Error> {
+        data::load(self.stack, svc, backup, input)
+    }
+
+    fn set_password(&self, svc: &Service, rotate: &Rotate, password: &str) -> Result<(), Error> {
+        data::set_password(self.stack, svc, rotate, password)
+    }
+
+    fn restart(&self, services: &[&Service]) -> Result<(), Error> {
+        data::restart(self.stack, services)
     }
 
     fn rollout(&self, service: &str) -> Option<Rollout> {
@@ -304,6 +328,11 @@ impl Compose<'_> {
             .collect();
         let hashes = self.config_hashes(text).map_err(plumbing)?;
         let before = docker::containers(&self.stack.name).map_err(plumbing)?;
+        data::back_up_before_recreate(self, self.stack, &hashes, &before)
+            .map_err(|error| DeployFailure {
+                error,
+                switched: false,
+            })?;
         let replace = self.start_first(&services, &hashes, &before);
         if let Some(config) = edge_config {
             edge::write_runtime(&self.stack.root, config).map_err(plumbing)?;

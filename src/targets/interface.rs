@@ -2,13 +2,17 @@
 //! hold a `dyn Target` and never ask which target it is: what differs between one host
 //! (compose) and a swarm, or a later Kubernetes, lives behind these methods.
 
+use std::fs::File;
+use std::io::Write;
+
 use anyhow::Result;
 use serde::Serialize;
 
 use crate::error::Error;
 use crate::pipeline::Evaluated;
 use crate::plan::{PlanInputs, Rollout};
-use crate::stack::TargetKind;
+use crate::stack::kind::{Backup, Rotate};
+use crate::stack::{Service, TargetKind};
 use crate::state::generations::{Generation, Proof};
 
 pub trait Target: Sync {
@@ -53,6 +57,41 @@ pub trait Target: Sync {
     /// swarm's own update order is its stack file's business).
     fn rollout(&self, _service: &str) -> Option<Rollout> {
         None
+    }
+
+    /// Refuses (before anything is written) to generate a secret that a service with
+    /// data reads when its data exists already: that data keeps the old password.
+    fn check_secrets(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Streams a dump of `svc`'s data (its kind's `[backup] dump`) into `out`; returns
+    /// the bytes written.
+    fn dump(&self, svc: &Service, _backup: &Backup, _out: &mut dyn Write) -> Result<u64, Error> {
+        Err(self.unsupported(&format!("backing up `{}`", svc.name)))
+    }
+
+    /// Replaces `svc`'s data with the dump in `input` (its kind's `[backup] restore`).
+    fn load(&self, svc: &Service, _backup: &Backup, _input: File) -> Result<(), Error> {
+        Err(self.unsupported(&format!("restoring `{}`", svc.name)))
+    }
+
+    /// Sets `password` in the running `svc` (its kind's `[rotate] script`).
+    fn set_password(&self, svc: &Service, _rotate: &Rotate, _password: &str) -> Result<(), Error> {
+        Err(self.unsupported(&format!("setting a password in `{}`", svc.name)))
+    }
+
+    /// New containers for `services`, same config, so they read their secrets again.
+    fn restart(&self, _services: &[&Service]) -> Result<(), Error> {
+        Err(self.unsupported("restarting services"))
+    }
+
+    /// The error of an operation this target does not do.
+    fn unsupported(&self, what: &str) -> Error {
+        Error::runtime(
+            format!("{what} is not supported on the `{}` target", self.kind()),
+            Some("use the compose target (`--target compose`) on the host that holds the data".into()),
+        )
     }
 
     /// One row per service of the generated file, and one per orphan.

@@ -4,6 +4,7 @@
 //! templates. [`images`] is what every target needs first: the stack's images built.
 
 pub mod compose;
+pub mod data;
 mod edge;
 mod generation;
 pub mod images;

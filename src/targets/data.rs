@@ -1,0 +1,241 @@
+//! The stack's data: which services hold it (a named volume, and a kind whose
+//! `kind.toml` says how to dump and load it), backups of them into
+//! `.stackgen/backups/`, and the one-host ways of running a kind's data scripts (a
+//! one-shot container of the service, or its running container). The rest of a target
+//! reaches these through the `Target` trait.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::engine::docker::{self, CONFIG_HASH_LABEL, Container, Project};
+use crate::engine::oneshot;
+use crate::error::Error;
+use crate::stack::kind::{Backup, Rotate};
+use crate::stack::{Service, Stack};
+use crate::state::{backups, generations, layout};
+use crate::targets::edge::EdgeProxy;
+use crate::targets::interface::Target;
+use crate::targets::rollout::StartFirst;
+
+/// The services whose data is backed up: a named volume and a kind with `[backup]`.
+pub fn stores(stack: &Stack) -> Vec<(&Service, &Backup)> {
+    stack
+        .services
+        .values()
+        .filter(|svc| svc.data.is_some())
+        .filter_map(|svc| Some((svc, stack.kinds.get(&svc.kind)?.backup.as_ref()?)))
+        .collect()
+}
+
+/// Backs up every store into `.stackgen/backups/`, saying so with `why`; returns the
+/// files. A failed dump leaves no file and is the error.
+pub fn back_up(target: &dyn Target, stack: &Stack, why: &str) -> Result<Vec<PathBuf>, Error> {
+    let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
+    let generation = generations::current(&stack.root)
+        .map_err(plumbing)?
+        .map_or(0, |g| g.number);
+    let stores = stores(stack);
+    let single = stores.len() == 1;
+    let mut files = Vec::new();
+    for (svc, backup) in stores {
+        let service = (!single).then_some(svc.name.as_str());
+        let name = backups::new_name(generation, service, &backup.extension);
+        let dumped = backups::write(&stack.root, &name, &backup.complete, |out| {
+            Ok(target.dump(svc, backup, out)?)
+        });
+        let (path, size) = dumped.map_err(|e| match e.downcast::<Error>() {
+            Ok(error) => error,
+            Err(e) => plumbing(e),
+        })?;
+        eprintln!(
+            "backed up `{}` {why}: {}/{name} ({})",
+            svc.name,
+            layout::BACKUPS_DIR,
+            human_size(size)
+        );
+        files.push(path);
+    }
+    Ok(files)
+}
+
+/// Before a deploy that recreates a store which runs ready now (its config hash differs
+/// from what will run): a backup of it. A store that is not running is not dumped: there
+/// is no server to ask, and nothing a recreate could lose that a dump would hold.
+pub fn back_up_before_recreate(
+    target: &dyn Target,
+    stack: &Stack,
+    hashes: &BTreeMap<String, String>,
+    running: &[Container],
+) -> Result<(), Error> {
+    let recreated = stores(stack).into_iter().any(|(svc, _)| {
+        running.iter().any(|c| {
+            c.service == svc.name
+                && c.is_ready()
+                && hashes.get(&svc.name).map(String::as_str) != c.label(CONFIG_HASH_LABEL)
+        })
+    });
+    if recreated {
+        back_up(target, stack, "before the deploy recreates it")?;
+    }
+    Ok(())
+}
+
+/// The compose project of what runs: the current generation's file, else the rendered one.
+pub fn current_project(stack: &Stack) -> Project {
+    let rendered = stack.root.join(layout::COMPOSE_FILE);
+    let file = generations::current(&stack.root)
+        .ok()
+        .flatten()
+        .map(|g| g.file(&stack.root, layout::file_name(layout::COMPOSE_FILE)))
+        .filter(|f| f.is_file())
+        .unwrap_or(rendered);
+    Project::new(&stack.name, &file, &stack.root.join(layout::GENERATED_DIR))
+}
+
+/// The one environment variable a data script gets beyond the service's own.
+fn script_env(svc: &Service) -> Vec<(String, String)> {
+    vec![("STACKGEN_SERVICE".to_string(), svc.name.clone())]
+}
+
+/// Fails unless `svc` has a container that runs ready.
+fn require_ready(stack: &Stack, svc: &Service, doing: &str) -> Result<(), Error> {
+    let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
+    let running = docker::containers(&stack.name).map_err(plumbing)?;
+    if running
+        .iter()
+        .any(|c| c.service == svc.name && c.is_ready())
+    {
+        return Ok(());
+    }
+    Err(Error::runtime(
+        format!("`{}` is not running ready, so it cannot {doing}", svc.name),
+        Some("start the stack with `stackgen up` (see `stackgen status`), then try again".into()),
+    ))
+}
+
+/// Compose: the kind's dump script in a one-shot container of `svc`, into `out`.
+pub fn dump(
+    stack: &Stack,
+    svc: &Service,
+    backup: &Backup,
+    out: &mut dyn Write,
+) -> Result<u64, Error> {
+    require_ready(stack, svc, "be backed up")?;
+    current_project(stack).run_to(&svc.name, &backup.dump, &script_env(svc), out)
+}
+
+/// Compose: the kind's restore script in a one-shot container of `svc`, reading `input`.
+pub fn load(stack: &Stack, svc: &Service, backup: &Backup, input: File) -> Result<(), Error> {
+    require_ready(stack, svc, "be restored into")?;
+    current_project(stack).run_from(&svc.name, &backup.restore, &script_env(svc), input)
+}
+
+/// Compose: the kind's rotate script in the running container of `svc`.
+pub fn set_password(
+    stack: &Stack,
+    svc: &Service,
+    rotate: &Rotate,
+    password: &str,
+) -> Result<(), Error> {
+    require_ready(stack, svc, "take a new password")?;
+    let input = format!("{password}\n");
+    current_project(stack).exec_with(&svc.name, &rotate.script, input.as_bytes())
+}
+
+/// Compose: new containers for `services` with the same config, so they read their
+/// secret files again: start-first behind the edge where the service allows it, else
+/// stop-first, waited for.
+pub fn restart(stack: &Stack, services: &[&Service]) -> Result<(), Error> {
+    let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
+    let project = current_project(stack);
+    let before = docker::containers(&stack.name).map_err(plumbing)?;
+    let edge = EdgeProxy::find(stack, &before);
+    let routes = match &edge {
+        Some(edge) => Some(edge.loaded().map_err(plumbing)?),
+        None => None,
+    };
+    let rollout = StartFirst {
+        stack,
+        project: &project,
+        edge: edge.as_ref(),
+        steady: routes.as_deref(),
+    };
+    for svc in services {
+        let old: Vec<Container> = before
+            .iter()
+            .filter(|c| c.service == svc.name)
+            .cloned()
+            .collect();
+        let ready = !old.is_empty() && old.iter().all(|c| c.is_ready() && c.ports.is_empty());
+        if stack.start_first(svc) && ready {
+            rollout.replace(svc, &old, routes.as_deref())?;
+        } else {
+            eprintln!("{}: recreating it (stop-first)", svc.name);
+            if !project
+                .recreate(&svc.name, stack.wait_timeout)
+                .map_err(plumbing)?
+            {
+                return Err(Error::runtime(
+                    format!("`{}` did not become ready again", svc.name),
+                    Some(format!("see `docker compose -p {} logs {}`", stack.name, svc.name)),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Compose: refuses a deploy that would generate a secret a stateful service reads when
+/// that service's volume exists already: the data in it keeps the password it was
+/// initialised with, and a new one would lock every reader out.
+pub fn check_secrets(stack: &Stack) -> Result<(), Error> {
+    let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
+    for name in stack.secrets.keys() {
+        if layout::secret_file(&stack.root, name).exists() {
+            continue;
+        }
+        let holders = stack
+            .services
+            .values()
+            .filter(|s| s.data.is_some() && s.secrets.contains(name));
+        for svc in holders {
+            let volume = format!("{}_{}-data", stack.name, svc.name);
+            if oneshot::volume_exists(&volume).map_err(plumbing)? {
+                return Err(lost_secret(name, svc, &volume));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn lost_secret(name: &str, svc: &Service, volume: &str) -> Error {
+    Error::runtime(
+        format!(
+            "secret `{name}` is missing ({}/{name}), but the volume `{volume}` of `{}` exists: \
+             its data keeps the password it was first started with, so a new one would lock \
+             the apps out; nothing was written or started",
+            layout::SECRETS_DIR,
+            svc.name
+        ),
+        Some(format!(
+            "put the file back from your copy of `{}/` (README: \"Recover a lost .stackgen/\"), \
+             or, while `{}` still runs, set a new password with `stackgen secrets rotate {name}`; \
+             only if the data may go: `stackgen down --volumes`",
+            layout::SECRETS_DIR,
+            svc.name
+        )),
+    )
+}
+
+/// `1.2 MB`, `340 kB`, `12 B`.
+pub fn human_size(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.0} kB", bytes as f64 / 1e3),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
+    }
+}
