@@ -86,9 +86,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Delete old generations and the images only they used.
+    /// Delete old generations and the images only they used, and backups beyond the newest K.
     Gc {
-        /// How many of the newest generations to keep (the current one is always kept).
+        /// How many of the newest generations and backups to keep (the current generation
+        /// and the newest backup are always kept).
         #[arg(long, value_name = "K")]
         keep: u32,
         /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
@@ -125,11 +126,58 @@ pub enum Command {
     },
     /// Print `<service>\t<url>` for each published service of the running stack.
     Urls,
+    /// Dump the stack's data into `.stackgen/backups/<time>-gen<N>.sql.gz` (0600, verified).
+    ///
+    /// Runs the database kind's dump in a one-shot container of the service; prints the
+    /// file's path on stdout.
+    Backup {
+        /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        lock_timeout: u64,
+    },
+    /// Replace the database's data with a backup, in one transaction; the apps stay up.
+    ///
+    /// The file is checked whole first, and what is there now is backed up before it is
+    /// replaced. Asks for confirmation on a terminal; `--yes` otherwise.
+    Restore {
+        /// The backup file (`.stackgen/backups/...`).
+        file: PathBuf,
+        /// The service to restore into, when more than one holds data.
+        #[arg(long)]
+        service: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        lock_timeout: u64,
+    },
+    /// Manage the generated secrets.
+    Secrets {
+        #[command(subcommand)]
+        action: SecretsCommand,
+    },
     /// Stop and remove the stack's containers and networks; data volumes are kept.
     Down {
-        /// Also delete the stack's named volumes, i.e. all its data.
+        /// Also delete the stack's named volumes, i.e. all its data (a backup is taken
+        /// first while the database runs).
         #[arg(long)]
         volumes: bool,
+        /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        lock_timeout: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Set a new random value: in the database that checks it, then in its file, then
+    /// new containers for every other service that reads it (start-first where allowed).
+    ///
+    /// Works while the database runs, also when the old value's file was lost.
+    Rotate {
+        /// The secret, as declared in stack.toml's `[secrets]`.
+        name: String,
         /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
         #[arg(long, value_name = "SECONDS", default_value_t = 120)]
         lock_timeout: u64,

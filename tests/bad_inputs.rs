@@ -61,7 +61,9 @@ fn every_bad_input_gets_one_clear_message_and_changes_nothing() {
                 std::fs::remove_file(project.file(rel)).expect("delete");
             }
         }
-        let cmd = std::fs::read_to_string(case.join("cmd")).unwrap_or_else(|_| "render".into());
+        let cmd = std::fs::read_to_string(case.join("cmd"))
+            .unwrap_or_else(|_| "render".into())
+            .replace("[PROJECT]", &project.path().display().to_string());
         let args: Vec<&str> = cmd.split_whitespace().collect();
         let before = project.snapshot();
         let out = project.stackgen(&args);

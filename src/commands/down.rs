@@ -1,5 +1,5 @@
 //! `stackgen down [--volumes]`: stop and remove the stack; its data volumes are kept
-//! unless asked.
+//! unless asked, and then a backup of them is taken first while they run.
 
 use std::path::Path;
 
@@ -8,13 +8,21 @@ use anyhow::Result;
 use crate::engine::docker;
 use crate::stack::{Stack, TargetKind};
 use crate::state::lock::DeployLock;
-use crate::targets;
+use crate::targets::{self, data};
 
 pub fn run(dir: &Path, volumes: bool, lock_timeout: u64, target: Option<TargetKind>) -> Result<u8> {
     let stack = Stack::load(dir)?;
     docker::check_engine()?;
     let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| eprintln!("{notice}"))?;
-    let said = targets::open(&stack, stack.target_for(target)).down(volumes)?;
+    let target = targets::open(&stack, stack.target_for(target));
+    if volumes {
+        data::back_up(
+            target.as_ref(),
+            &stack,
+            data::When::Before("before `down --volumes` deletes it"),
+        )?;
+    }
+    let said = target.down(volumes)?;
     eprintln!("{said}");
     Ok(0)
 }

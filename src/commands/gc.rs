@@ -1,6 +1,6 @@
 //! `stackgen gc --keep K`: keep the newest K generations and the current one; delete the
 //! other records and every image of the stack that no kept generation and no container
-//! uses.
+//! uses; and all but the newest K backups (the newest one is always kept).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -9,8 +9,8 @@ use anyhow::Result;
 
 use crate::engine::docker;
 use crate::stack::Stack;
-use crate::state::generations;
 use crate::state::lock::DeployLock;
+use crate::state::{backups, generations};
 
 pub fn run(dir: &Path, keep: u32, lock_timeout: u64) -> Result<u8> {
     let stack = Stack::load(dir)?;
@@ -47,14 +47,19 @@ pub fn run(dir: &Path, keep: u32, lock_timeout: u64) -> Result<u8> {
             removed += 1;
         }
     }
+    let pruned = backups::prune(&stack.root, keep)?;
+    for name in &pruned {
+        eprintln!("removed backup {name}");
+    }
     eprintln!(
-        "kept {} generations ({}); removed {} generations and {removed} images",
+        "kept {} generations ({}); removed {} generations, {removed} images and {} backups",
         kept.len(),
         kept.iter()
             .map(|g| g.number.to_string())
             .collect::<Vec<_>>()
             .join(", "),
-        dropped.len()
+        dropped.len(),
+        pruned.len()
     );
     Ok(0)
 }

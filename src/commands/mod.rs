@@ -1,6 +1,7 @@
 //! The commands, one file each: take the options, call the pipeline or a target, print.
 //! [`execute`] turns the parsed command line into each command's options and runs it.
 
+mod backup;
 mod check;
 mod diff;
 mod down;
@@ -8,7 +9,9 @@ mod gc;
 mod history;
 mod push;
 mod render;
+mod restore;
 mod rollback;
+mod secrets;
 mod status;
 mod up;
 mod urls;
@@ -16,7 +19,7 @@ mod why;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, SecretsCommand};
 use crate::stack::TargetKind;
 
 /// Runs the command; returns its exit code (errors are the caller's to print).
@@ -53,6 +56,25 @@ pub fn execute(cli: &Cli) -> Result<u8> {
         Command::Why { service, json } => why::run(dir, service, *json, target),
         Command::Status { json } => status::run(dir, *json, target),
         Command::Urls => urls::run(dir, target),
+        Command::Backup { lock_timeout } => backup::run(dir, *lock_timeout, target),
+        Command::Restore {
+            file,
+            service,
+            yes,
+            lock_timeout,
+        } => restore::run(
+            dir,
+            &restore::RestoreOptions {
+                file,
+                service: service.as_deref(),
+                yes: *yes,
+                lock_timeout: *lock_timeout,
+                target,
+            },
+        ),
+        Command::Secrets {
+            action: SecretsCommand::Rotate { name, lock_timeout },
+        } => secrets::rotate(dir, name, *lock_timeout, target),
         Command::Down {
             volumes,
             lock_timeout,

@@ -11,7 +11,8 @@ use crate::output;
 use crate::stack::{Stack, TargetKind};
 use crate::state::generations::{self, Generation};
 use crate::state::lock::DeployLock;
-use crate::targets;
+use crate::state::{backups, layout};
+use crate::targets::{self, data};
 
 pub fn run(
     dir: &Path,
@@ -30,6 +31,7 @@ pub fn run(
         chosen.number, chosen.time
     );
     let target = targets::open(&stack, stack.target_for(target));
+    target.check_secrets()?;
     let deployed = target.activate_generation(chosen).map_err(|f| f.error)?;
     generations::set_current(&stack.root, chosen.number)?;
     if let Some(proof) = &deployed.proof {
@@ -43,7 +45,34 @@ pub fn run(
         target.words().place,
         deployed.summary
     );
+    point_at_backup(&stack, chosen.number)?;
     Ok(0)
+}
+
+/// A rollback brings the old files and images back, not the old data. When a later
+/// generation changed the data's shape, the data from before it is in a backup: the
+/// newest one taken while this generation (or an older one) ran.
+fn point_at_backup(stack: &Stack, number: u32) -> Result<()> {
+    if data::stores(stack).is_empty() {
+        return Ok(());
+    }
+    let matching = backups::list(&stack.root)?
+        .into_iter()
+        .rev()
+        .find(|b| b.generation <= number);
+    let rel = |b: &backups::BackupFile| format!("{}/{}", layout::BACKUPS_DIR, b.name);
+    match matching {
+        Some(b) => eprintln!(
+            "the data was not rolled back. If a later generation changed its schema, the data from before it is in {} (taken while generation {} ran): `stackgen restore {}`",
+            rel(&b),
+            b.generation,
+            rel(&b)
+        ),
+        None => eprintln!(
+            "the data was not rolled back, and no backup was taken while generation {number} or an older one ran"
+        ),
+    }
+    Ok(())
 }
 
 /// Generation `number`, or the newest one before the current.

@@ -112,7 +112,9 @@ impl Project {
             .stderr_capture()
             .unchecked()
             .run()
-            .map_err(|e| Error::runtime(format!("cannot run `{} compose run`: {e}", docker()), None))?;
+            .map_err(|e| {
+                Error::runtime(format!("cannot run `{} compose run`: {e}", docker()), None)
+            })?;
         if out.status.success() {
             return Ok(());
         }
@@ -127,7 +129,9 @@ impl Project {
             .stderr_capture()
             .unchecked()
             .run()
-            .map_err(|e| Error::runtime(format!("cannot run `{} compose exec`: {e}", docker()), None))?;
+            .map_err(|e| {
+                Error::runtime(format!("cannot run `{} compose exec`: {e}", docker()), None)
+            })?;
         if out.status.success() {
             return Ok(());
         }
@@ -166,23 +170,48 @@ mod tests {
     use std::path::Path;
 
     fn project() -> Project {
-        Project::new("s", Path::new("/p/generated/docker-compose.yml"), Path::new("/p/generated"))
+        Project::new(
+            "s",
+            Path::new("/p/generated/docker-compose.yml"),
+            Path::new("/p/generated"),
+        )
     }
 
     #[test]
     fn one_shot_commands_pass_data_through_stdio_only() {
-        let args = project().run_args("db", "exec pg_dump", &[("STACKGEN_SERVICE".into(), "db".into())]);
+        let args = project().run_args(
+            "db",
+            "exec pg_dump",
+            &[("STACKGEN_SERVICE".into(), "db".into())],
+        );
         let tail: Vec<&str> = args.iter().skip(7).map(String::as_str).collect();
         assert_eq!(
             tail,
             [
-                "run", "--rm", "--no-deps", "--no-TTY", "--pull", "never", "--entrypoint",
-                "/bin/sh", "--env", "STACKGEN_SERVICE=db", "db", "-c", "exec pg_dump"
+                "run",
+                "--rm",
+                "--no-deps",
+                "--no-TTY",
+                "--pull",
+                "never",
+                "--entrypoint",
+                "/bin/sh",
+                "--env",
+                "STACKGEN_SERVICE=db",
+                "db",
+                "-c",
+                "exec pg_dump"
             ]
         );
         let exec = project().exec_args("db", "psql");
-        assert_eq!(&exec[7..], ["exec", "--no-TTY", "db", "/bin/sh", "-c", "psql"]);
+        assert_eq!(
+            &exec[7..],
+            ["exec", "--no-TTY", "db", "/bin/sh", "-c", "psql"]
+        );
         let recreate = project().recreate_args("greeter", 60);
-        assert_eq!(recreate[recreate.len() - 2..], ["--force-recreate", "greeter"]);
+        assert_eq!(
+            recreate[recreate.len() - 2..],
+            ["--force-recreate", "greeter"]
+        );
     }
 }

@@ -34,7 +34,7 @@ pub struct Kind {
 pub struct Backup {
     /// The dump's file extension, before `.gz`: `sql`.
     pub extension: String,
-    /// The last non-empty line of a complete dump: a cut-off one lacks it.
+    /// A line among the last three of a complete dump: a cut-off one lacks it.
     pub complete: String,
     pub dump: String,
     pub restore: String,

@@ -2,7 +2,7 @@
 //! `<UTC time>-gen<N>.<ext>.gz` (N: the generation that ran when it was taken; with
 //! more than one backed-up service, `-<service>` before the extension). Each is written
 //! to a 0600 temporary file beside its final name, verified by reading it back whole
-//! (the gzip stream and its checksum, then the dump's own last line), and only then
+//! (the gzip stream and its checksum, then the dump's own end marker), and only then
 //! renamed into place: a backup that is there is complete.
 
 use std::fs::File;
@@ -70,7 +70,7 @@ pub fn new_name(generation: u32, service: Option<&str>, extension: &str) -> Stri
 }
 
 /// Writes a backup named `name`: `fill` streams the dump into the compressor; the file is
-/// then verified against `complete` (the dump's last line) and renamed into place.
+/// then verified against `complete` (its end marker) and renamed into place.
 /// Returns its path and size. On any error no file is left behind.
 pub fn write(
     root: &Path,
@@ -93,7 +93,9 @@ pub fn write(
         flate2::Compression::default(),
     );
     fill(&mut gz)?;
-    let mut buffered = gz.finish().context("cannot finish the backup's gzip stream")?;
+    let mut buffered = gz
+        .finish()
+        .context("cannot finish the backup's gzip stream")?;
     buffered.flush()?;
     tmp.as_file().sync_all()?;
     verify(tmp.path(), complete, &mut std::io::sink())
@@ -104,32 +106,43 @@ pub fn write(
     Ok((path, size))
 }
 
+/// How near the end of a dump its `complete` line must be.
+const TAIL_LINES: usize = 3;
+
 /// Reads the backup at `path` whole, writing the dump into `out`: fails if the gzip
-/// stream is damaged or cut off, or the dump does not end with `complete`.
+/// stream is damaged or cut off, or `complete` is not among the dump's last lines.
 pub fn verify(path: &Path, complete: &str, out: &mut dyn Write) -> Result<()> {
     let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
     let mut reader = BufReader::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)));
-    let mut last = String::new();
+    // The last few non-empty lines: a dump may end in trailing commands after its
+    // marker (pg_dump since 15.14 ends with `\unrestrict <key>`).
+    let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
     let mut line = Vec::new();
     loop {
         line.clear();
         let n = reader
             .read_until(b'\n', &mut line)
-            .with_context(|| format!("`{}` is not a whole gzip file", path.display()))?;
+            .context("not a whole gzip file")?;
         if n == 0 {
             break;
         }
         out.write_all(&line)?;
         let text = String::from_utf8_lossy(&line);
         if !text.trim().is_empty() {
-            last = text.trim().to_string();
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(text.trim().to_string());
         }
     }
-    if last != complete {
+    if !tail.iter().any(|l| l == complete) {
         bail!(
-            "`{}` is not a complete dump: its last line is `{}`, not `{complete}`",
-            path.display(),
-            last.chars().take(80).collect::<String>()
+            "not a complete dump: `{complete}` is not among its last {TAIL_LINES} lines (the last: `{}`)",
+            tail.back()
+                .map_or("", |l| l.as_str())
+                .chars()
+                .take(80)
+                .collect::<String>()
         );
     }
     Ok(())
@@ -187,8 +200,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let name = new_name(3, None, "sql");
         assert!(name.ends_with("-gen3.sql.gz"), "{name}");
-        let (path, _) = write(dir.path(), &name, END, dump("CREATE x;\n-- dump complete\n\n"))
-            .expect("dump");
+        let (path, _) = write(
+            dir.path(),
+            &name,
+            END,
+            dump("CREATE x;\n-- dump complete\n\n"),
+        )
+        .expect("dump");
         let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let mut back = Vec::new();
@@ -202,7 +220,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let cut = write(dir.path(), "a-gen1.sql.gz", END, dump("CREATE x;\n"));
         let err = cut.expect_err("cut-off dump must fail");
-        assert!(format!("{err:#}").contains("not a complete dump"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("not a complete dump"),
+            "{err:#}"
+        );
         let failed = write(dir.path(), "b-gen1.sql.gz", END, |_: &mut dyn Write| {
             anyhow::bail!("pg_dump failed")
         });
@@ -216,8 +237,13 @@ mod tests {
     #[test]
     fn a_damaged_gzip_fails_verification() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (path, size) = write(dir.path(), "a-gen1.sql.gz", END, dump("x\n-- dump complete\n"))
-            .expect("dump");
+        let (path, size) = write(
+            dir.path(),
+            "a-gen1.sql.gz",
+            END,
+            dump("x\n-- dump complete\n"),
+        )
+        .expect("dump");
         let bytes = std::fs::read(&path).expect("read");
         std::fs::write(&path, &bytes[..size as usize - 4]).expect("truncate");
         assert!(verify(&path, END, &mut std::io::sink()).is_err());
@@ -226,15 +252,29 @@ mod tests {
     #[test]
     fn pruning_keeps_the_newest() {
         let dir = tempfile::tempdir().expect("tempdir");
-        for (i, name) in ["20260101T000000Z-gen1.sql.gz", "20260102T000000Z-gen2.sql.gz"]
-            .iter()
-            .enumerate()
+        for (i, name) in [
+            "20260101T000000Z-gen1.sql.gz",
+            "20260102T000000Z-gen2.sql.gz",
+        ]
+        .iter()
+        .enumerate()
         {
-            let text: &'static str = if i == 0 { "1\n-- dump complete\n" } else { "2\n-- dump complete\n" };
+            let text: &'static str = if i == 0 {
+                "1\n-- dump complete\n"
+            } else {
+                "2\n-- dump complete\n"
+            };
             write(dir.path(), name, END, dump(text)).expect("dump");
         }
-        assert_eq!(prune(dir.path(), 0).expect("prune"), ["20260101T000000Z-gen1.sql.gz"]);
-        let left: Vec<String> = list(dir.path()).expect("list").into_iter().map(|b| b.name).collect();
+        assert_eq!(
+            prune(dir.path(), 0).expect("prune"),
+            ["20260101T000000Z-gen1.sql.gz"]
+        );
+        let left: Vec<String> = list(dir.path())
+            .expect("list")
+            .into_iter()
+            .map(|b| b.name)
+            .collect();
         assert_eq!(left, ["20260102T000000Z-gen2.sql.gz"]);
     }
 }

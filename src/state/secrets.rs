@@ -20,11 +20,7 @@ const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 /// an existing one (the database keeps the password it was initialised with). Returns the
 /// names created.
 pub fn ensure(root: &Path, secrets: &BTreeMap<String, u32>) -> Result<Vec<String>> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = root.join(layout::SECRETS_DIR);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot restrict `{}` to its owner", dir.display()))?;
+    private_dir(root)?;
     let mut created = Vec::new();
     for (name, length) in secrets {
         let path = layout::secret_file(root, name);
@@ -36,6 +32,49 @@ pub fn ensure(root: &Path, secrets: &BTreeMap<String, u32>) -> Result<Vec<String
         created.push(name.clone());
     }
     Ok(created)
+}
+
+/// The secrets folder, created 0700 (set, not asked for: the umask does not apply).
+fn private_dir(root: &Path) -> Result<()> {
+    let dir = root.join(layout::SECRETS_DIR);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    std::fs::set_permissions(&dir, atomic::permissions(0o700))
+        .with_context(|| format!("cannot restrict `{}` to its owner", dir.display()))
+}
+
+/// The value of secret `name`, when its file is there.
+pub fn read(root: &Path, name: &str) -> Option<String> {
+    std::fs::read_to_string(layout::secret_file(root, name)).ok()
+}
+
+/// Writes `value` as secret `name`, replacing the file atomically (0644, as `ensure`).
+pub fn write(root: &Path, name: &str, value: &str) -> Result<()> {
+    atomic::write_if_changed(&layout::secret_file(root, name), value.as_bytes(), 0o644)?;
+    Ok(())
+}
+
+/// A rotation's new value, on disk before anything uses it: `.stackgen/secrets/.<name>.next`.
+/// If stackgen dies after the database took it, the value is still here.
+pub fn stage(root: &Path, name: &str, value: &str) -> Result<()> {
+    private_dir(root)?;
+    atomic::write_if_changed(&staged(root, name), value.as_bytes(), 0o644)?;
+    Ok(())
+}
+
+/// Makes the staged value the secret's (one rename).
+pub fn commit(root: &Path, name: &str) -> Result<()> {
+    let (from, to) = (staged(root, name), layout::secret_file(root, name));
+    std::fs::rename(&from, &to)
+        .with_context(|| format!("cannot move `{}` to `{}`", from.display(), to.display()))
+}
+
+/// Drops a staged value that was never used.
+pub fn discard(root: &Path, name: &str) {
+    let _ = std::fs::remove_file(staged(root, name));
+}
+
+fn staged(root: &Path, name: &str) -> std::path::PathBuf {
+    root.join(layout::SECRETS_DIR).join(format!(".{name}.next"))
 }
 
 /// Alphanumeric so the value needs no escaping anywhere (pgpass, URLs, shells). Rejection

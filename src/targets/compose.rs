@@ -117,6 +117,10 @@ impl Target for Compose<'_> {
         data::check_secrets(self.stack)
     }
 
+    fn serves(&self, svc: &Service) -> Result<bool, Error> {
+        data::serves(self.stack, svc)
+    }
+
     fn dump(&self, svc: &Service, backup: &Backup, out: &mut dyn Write) -> Result<u64, Error> {
         data::dump(self.stack, svc, backup, out)
     }
@@ -328,11 +332,12 @@ impl Compose<'_> {
             .collect();
         let hashes = self.config_hashes(text).map_err(plumbing)?;
         let before = docker::containers(&self.stack.name).map_err(plumbing)?;
-        data::back_up_before_recreate(self, self.stack, &hashes, &before)
-            .map_err(|error| DeployFailure {
+        data::back_up_before_recreate(self, self.stack, &hashes, &before).map_err(|error| {
+            DeployFailure {
                 error,
                 switched: false,
-            })?;
+            }
+        })?;
         let replace = self.start_first(&services, &hashes, &before);
         if let Some(config) = edge_config {
             edge::write_runtime(&self.stack.root, config).map_err(plumbing)?;

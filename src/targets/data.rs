@@ -31,9 +31,17 @@ pub fn stores(stack: &Stack) -> Vec<(&Service, &Backup)> {
         .collect()
 }
 
-/// Backs up every store into `.stackgen/backups/`, saying so with `why`; returns the
-/// files. A failed dump leaves no file and is the error.
-pub fn back_up(target: &dyn Target, stack: &Stack, why: &str) -> Result<Vec<PathBuf>, Error> {
+/// When a backup is taken: on request (a store that is not running is an error), or
+/// before a risky step (a store that is not running is skipped, saying so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Asked,
+    Before(&'static str),
+}
+
+/// Backs up every store into `.stackgen/backups/`; returns the files. A failed dump
+/// leaves no file and is the error.
+pub fn back_up(target: &dyn Target, stack: &Stack, when: When) -> Result<Vec<PathBuf>, Error> {
     let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
     let generation = generations::current(&stack.root)
         .map_err(plumbing)?
@@ -42,6 +50,12 @@ pub fn back_up(target: &dyn Target, stack: &Stack, why: &str) -> Result<Vec<Path
     let single = stores.len() == 1;
     let mut files = Vec::new();
     for (svc, backup) in stores {
+        if let When::Before(step) = when
+            && !target.serves(svc)?
+        {
+            eprintln!("no backup of `{}` {step}: it is not running", svc.name);
+            continue;
+        }
         let service = (!single).then_some(svc.name.as_str());
         let name = backups::new_name(generation, service, &backup.extension);
         let dumped = backups::write(&stack.root, &name, &backup.complete, |out| {
@@ -51,9 +65,14 @@ pub fn back_up(target: &dyn Target, stack: &Stack, why: &str) -> Result<Vec<Path
             Ok(error) => error,
             Err(e) => plumbing(e),
         })?;
+        let why = match when {
+            When::Asked => "",
+            When::Before(step) => step,
+        };
         eprintln!(
-            "backed up `{}` {why}: {}/{name} ({})",
+            "backed up `{}`{}{why}: {}/{name} ({})",
             svc.name,
+            if why.is_empty() { "" } else { " " },
             layout::BACKUPS_DIR,
             human_size(size)
         );
@@ -79,7 +98,11 @@ pub fn back_up_before_recreate(
         })
     });
     if recreated {
-        back_up(target, stack, "before the deploy recreates it")?;
+        back_up(
+            target,
+            stack,
+            When::Before("before the deploy recreates it"),
+        )?;
     }
     Ok(())
 }
@@ -96,19 +119,33 @@ pub fn current_project(stack: &Stack) -> Project {
     Project::new(&stack.name, &file, &stack.root.join(layout::GENERATED_DIR))
 }
 
+/// The edge config of what runs: the current generation's, else the rendered one.
+fn steady_edge_config(stack: &Stack) -> Option<String> {
+    let name = layout::file_name(layout::EDGE_FILE);
+    generations::current(&stack.root)
+        .ok()
+        .flatten()
+        .and_then(|g| std::fs::read_to_string(g.file(&stack.root, name)).ok())
+        .or_else(|| std::fs::read_to_string(stack.root.join(layout::EDGE_FILE)).ok())
+}
+
 /// The one environment variable a data script gets beyond the service's own.
 fn script_env(svc: &Service) -> Vec<(String, String)> {
     vec![("STACKGEN_SERVICE".to_string(), svc.name.clone())]
 }
 
-/// Fails unless `svc` has a container that runs ready.
-fn require_ready(stack: &Stack, svc: &Service, doing: &str) -> Result<(), Error> {
+/// Compose: whether `svc` has a container that runs ready.
+pub fn serves(stack: &Stack, svc: &Service) -> Result<bool, Error> {
     let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
     let running = docker::containers(&stack.name).map_err(plumbing)?;
-    if running
+    Ok(running
         .iter()
-        .any(|c| c.service == svc.name && c.is_ready())
-    {
+        .any(|c| c.service == svc.name && c.is_ready()))
+}
+
+/// Fails unless `svc` has a container that runs ready.
+fn require_ready(stack: &Stack, svc: &Service, doing: &str) -> Result<(), Error> {
+    if serves(stack, svc)? {
         return Ok(());
     }
     Err(Error::runtime(
@@ -154,15 +191,15 @@ pub fn restart(stack: &Stack, services: &[&Service]) -> Result<(), Error> {
     let project = current_project(stack);
     let before = docker::containers(&stack.name).map_err(plumbing)?;
     let edge = EdgeProxy::find(stack, &before);
-    let routes = match &edge {
-        Some(edge) => Some(edge.loaded().map_err(plumbing)?),
-        None => None,
-    };
+    // Without the edge's routes (its admin socket is gone with a lost `.stackgen/`),
+    // nothing can be switched start-first: every service is recreated stop-first.
+    let routes = edge.as_ref().and_then(|e| e.loaded().ok());
+    let steady = steady_edge_config(stack);
     let rollout = StartFirst {
         stack,
         project: &project,
         edge: edge.as_ref(),
-        steady: routes.as_deref(),
+        steady: steady.as_deref().or(routes.as_deref()),
     };
     for svc in services {
         let old: Vec<Container> = before
@@ -171,7 +208,7 @@ pub fn restart(stack: &Stack, services: &[&Service]) -> Result<(), Error> {
             .cloned()
             .collect();
         let ready = !old.is_empty() && old.iter().all(|c| c.is_ready() && c.ports.is_empty());
-        if stack.start_first(svc) && ready {
+        if stack.start_first(svc) && ready && (routes.is_some() || !stack.routed(svc)) {
             rollout.replace(svc, &old, routes.as_deref())?;
         } else {
             eprintln!("{}: recreating it (stop-first)", svc.name);
@@ -181,10 +218,18 @@ pub fn restart(stack: &Stack, services: &[&Service]) -> Result<(), Error> {
             {
                 return Err(Error::runtime(
                     format!("`{}` did not become ready again", svc.name),
-                    Some(format!("see `docker compose -p {} logs {}`", stack.name, svc.name)),
+                    Some(format!(
+                        "see `docker compose -p {} logs {}`",
+                        stack.name, svc.name
+                    )),
                 ));
             }
         }
+    }
+    // A start-first switch leaves the edge pinned to the new containers: back to the
+    // steady routes (service names), as a deploy ends.
+    if let (Some(edge), Some(steady)) = (&edge, &steady) {
+        edge.load(steady).map_err(plumbing)?;
     }
     Ok(())
 }

@@ -65,6 +65,11 @@ pub trait Target: Sync {
         Ok(())
     }
 
+    /// Whether `svc` runs ready here, so its data can be dumped now.
+    fn serves(&self, _svc: &Service) -> Result<bool, Error> {
+        Ok(false)
+    }
+
     /// Streams a dump of `svc`'s data (its kind's `[backup] dump`) into `out`; returns
     /// the bytes written.
     fn dump(&self, svc: &Service, _backup: &Backup, _out: &mut dyn Write) -> Result<u64, Error> {
@@ -90,7 +95,10 @@ pub trait Target: Sync {
     fn unsupported(&self, what: &str) -> Error {
         Error::runtime(
             format!("{what} is not supported on the `{}` target", self.kind()),
-            Some("use the compose target (`--target compose`) on the host that holds the data".into()),
+            Some(
+                "use the compose target (`--target compose`) on the host that holds the data"
+                    .into(),
+            ),
         )
     }
 

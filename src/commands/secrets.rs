@@ -1,0 +1,140 @@
+//! `stackgen secrets rotate NAME`: a new random value for a secret, set where it is
+//! checked first (the database, by its kind's `[rotate]` script, over the server's own
+//! socket, so the old value is not needed), then in its file, then new containers for
+//! every other service that reads it. If those fail, the old value is put back (when
+//! it was known), so the apps are never left with a password the database rejects.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::engine::docker;
+use crate::error::{Error, Problem};
+use crate::stack::kind::Rotate;
+use crate::stack::{Service, Stack, TargetKind};
+use crate::state::lock::DeployLock;
+use crate::state::{layout, secrets};
+use crate::targets::{self, Target};
+
+pub fn rotate(dir: &Path, name: &str, lock_timeout: u64, target: Option<TargetKind>) -> Result<u8> {
+    let stack = Stack::load(dir)?;
+    let (length, (checkers, readers)) = roles(&stack, name)?;
+    let target = targets::open(&stack, stack.target_for(target));
+    docker::check_daemon()?;
+    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| eprintln!("{notice}"))?;
+    let root = &stack.root;
+    let old = secrets::read(root, name);
+    let new = secrets::random_alphanumeric(length as usize)?;
+    secrets::stage(root, name, &new)?;
+    for (svc, how) in &checkers {
+        if let Err(e) = target.set_password(svc, how, &new) {
+            secrets::discard(root, name);
+            return Err(Error::runtime(
+                format!("{e}; the secret `{name}` was not changed"),
+                Some(format!("check `{}` with `stackgen status`", svc.name)),
+            )
+            .into());
+        }
+        eprintln!("set the new `{name}` in `{}`", svc.name);
+    }
+    secrets::commit(root, name)?;
+    eprintln!("wrote {}/{name}", layout::SECRETS_DIR);
+    if let Err(e) = target.restart(&readers) {
+        return Err(put_back(target.as_ref(), root, name, old.as_deref(), &checkers, e).into());
+    }
+    eprintln!(
+        "rotated `{name}`: {} now use the new value; the old one no longer works",
+        checkers
+            .iter()
+            .map(|(s, _)| s)
+            .chain(&readers)
+            .map(|s| format!("`{}`", s.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(0)
+}
+
+/// Who has a part in a secret: the services that check it (their kind has `[rotate]`)
+/// and the others, which only read it.
+type Roles<'s> = (Vec<(&'s Service, &'s Rotate)>, Vec<&'s Service>);
+
+/// The secret's length and its [`Roles`].
+fn roles<'s>(stack: &'s Stack, name: &str) -> Result<(u32, Roles<'s>), Error> {
+    let Some(length) = stack.secrets.get(name) else {
+        let known: Vec<&str> = stack.secrets.keys().map(String::as_str).collect();
+        return Err(Error::input(
+            Problem::new(
+                "secrets rotate",
+                format!("no secret `{name}` in stack.toml"),
+            )
+            .hint(format!(
+                "declared secrets: {}",
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            )),
+        ));
+    };
+    let mut checkers = Vec::new();
+    let mut readers = Vec::new();
+    for svc in stack
+        .services
+        .values()
+        .filter(|s| s.secrets.iter().any(|x| x == name))
+    {
+        match stack.kinds.get(&svc.kind).and_then(|k| k.rotate.as_ref()) {
+            Some(how) => checkers.push((svc, how)),
+            None => readers.push(svc),
+        }
+    }
+    if checkers.is_empty() {
+        return Err(Error::input(
+            Problem::new(
+                "secrets rotate",
+                format!("no service that reads `{name}` can set a new value for it"),
+            )
+            .hint("a secret is rotated by the service that checks it: its kind's `kind.toml` needs a `[rotate]` script (as `postgres` has)"),
+        ));
+    }
+    Ok((*length, (checkers, readers)))
+}
+
+/// After the readers failed to restart: the old value back in the database and its
+/// file, so the containers still running keep working. Returns the error to exit with.
+fn put_back(
+    target: &dyn Target,
+    root: &Path,
+    name: &str,
+    old: Option<&str>,
+    checkers: &[(&Service, &Rotate)],
+    failure: Error,
+) -> Error {
+    let Some(old) = old else {
+        return Error::runtime(
+            format!(
+                "{failure}; the new `{name}` is set and written, but not every reader runs with it"
+            ),
+            Some("fix the failing service and run `stackgen secrets rotate` again".into()),
+        );
+    };
+    let restored = checkers
+        .iter()
+        .try_for_each(|(svc, how)| target.set_password(svc, how, old))
+        .map_err(anyhow::Error::from)
+        .and_then(|()| secrets::write(root, name, old));
+    match restored {
+        Ok(()) => Error::runtime(
+            format!("{failure}; the old `{name}` was put back, so what runs keeps working"),
+            Some("fix the failing service, then rotate again".into()),
+        ),
+        Err(e) => Error::runtime(
+            format!("{failure}; putting the old `{name}` back failed too: {e:#}"),
+            Some(format!(
+                "run `stackgen secrets rotate {name}` again once the service is fixed"
+            )),
+        ),
+    }
+}
