@@ -1,8 +1,10 @@
-//! `stackgen secrets rotate NAME`: a new random value for a secret, set where it is
-//! checked first (the database, by its kind's `[rotate]` script, over the server's own
-//! socket, so the old value is not needed), then in its file, then new containers for
-//! every other service that reads it. If those fail, the old value is put back (when
-//! it was known), so the apps are never left with a password the database rejects.
+//! `stackgen secrets rotate NAME`: a new random value for a secret. It is written to its
+//! file; new containers of every service that reads it start beside the old ones; once
+//! the first one answers, the value is set where it is checked (the database, by its
+//! kind's `[rotate]` script over the server's own socket, so the old value is not
+//! needed), and it is switched in at its first good answer. If that fails, the old
+//! value is put back (when it was known), so the apps are never left with a password
+//! the database rejects.
 
 use std::path::Path;
 
@@ -25,22 +27,28 @@ pub fn rotate(dir: &Path, name: &str, lock_timeout: u64, target: Option<TargetKi
     let root = &stack.root;
     let old = secrets::read(root, name);
     let new = secrets::random_alphanumeric(length as usize)?;
-    secrets::stage(root, name, &new)?;
-    for (svc, how) in &checkers {
-        if let Err(e) = target.set_password(svc, how, &new) {
-            secrets::discard(root, name);
-            return Err(Error::runtime(
-                format!("{e}; the secret `{name}` was not changed"),
-                Some(format!("check `{}` with `stackgen status`", svc.name)),
-            )
-            .into());
-        }
-        eprintln!("set the new `{name}` in `{}`", svc.name);
-    }
-    secrets::commit(root, name)?;
+    // The file first: the new containers mount it when they are created, the running
+    // ones keep the file they were started with.
+    secrets::write(root, name, &new)?;
     eprintln!("wrote {}/{name}", layout::SECRETS_DIR);
-    if let Err(e) = target.restart(&readers) {
-        return Err(put_back(target.as_ref(), root, name, old.as_deref(), &checkers, e).into());
+    let set = std::cell::Cell::new(false);
+    let set_new = || -> Result<(), Error> {
+        for (svc, how) in &checkers {
+            target.set_password(svc, how, &new)?;
+            set.set(true);
+            eprintln!("set the new `{name}` in `{}`", svc.name);
+        }
+        Ok(())
+    };
+    if let Err(e) = target.restart(&readers, &set_new) {
+        let back = PutBack {
+            root,
+            name,
+            old: old.as_deref(),
+            checkers: &checkers,
+            set: set.get(),
+        };
+        return Err(back.run(target.as_ref(), e).into());
     }
     eprintln!(
         "rotated `{name}`: {} now use the new value; the old one no longer works",
@@ -102,39 +110,55 @@ fn roles<'s>(stack: &'s Stack, name: &str) -> Result<(u32, Roles<'s>), Error> {
     Ok((*length, (checkers, readers)))
 }
 
-/// After the readers failed to restart: the old value back in the database and its
-/// file, so the containers still running keep working. Returns the error to exit with.
-fn put_back(
-    target: &dyn Target,
-    root: &Path,
-    name: &str,
-    old: Option<&str>,
-    checkers: &[(&Service, &Rotate)],
-    failure: Error,
-) -> Error {
-    let Some(old) = old else {
-        return Error::runtime(
-            format!(
-                "{failure}; the new `{name}` is set and written, but not every reader runs with it"
+/// After the readers failed to restart: the old value back in the database (when it
+/// was changed there) and in its file, so the containers still running keep working.
+struct PutBack<'a> {
+    root: &'a Path,
+    name: &'a str,
+    old: Option<&'a str>,
+    checkers: &'a [(&'a Service, &'a Rotate)],
+    /// Whether the database already has the new value.
+    set: bool,
+}
+
+impl PutBack<'_> {
+    /// Returns the error to exit with.
+    fn run(&self, target: &dyn Target, failure: Error) -> Error {
+        let name = self.name;
+        let Some(old) = self.old else {
+            if !self.set {
+                // As it was: no file, and the database kept its password.
+                let _ = std::fs::remove_file(layout::secret_file(self.root, name));
+                return Error::runtime(
+                    format!("{failure}; `{name}` was not changed"),
+                    Some("fix the failing service and run `stackgen secrets rotate` again".into()),
+                );
+            }
+            return Error::runtime(
+                format!(
+                    "{failure}; the new `{name}` is set and written, but not every reader runs with it"
+                ),
+                Some("fix the failing service and run `stackgen secrets rotate` again".into()),
+            );
+        };
+        let restored = self
+            .checkers
+            .iter()
+            .filter(|_| self.set)
+            .try_for_each(|(svc, how)| target.set_password(svc, how, old))
+            .map_err(anyhow::Error::from)
+            .and_then(|()| secrets::write(self.root, name, old));
+        match restored {
+            Ok(()) => Error::runtime(
+                format!("{failure}; the old `{name}` was put back, so what runs keeps working"),
+                Some("fix the failing service, then rotate again".into()),
             ),
-            Some("fix the failing service and run `stackgen secrets rotate` again".into()),
-        );
-    };
-    let restored = checkers
-        .iter()
-        .try_for_each(|(svc, how)| target.set_password(svc, how, old))
-        .map_err(anyhow::Error::from)
-        .and_then(|()| secrets::write(root, name, old));
-    match restored {
-        Ok(()) => Error::runtime(
-            format!("{failure}; the old `{name}` was put back, so what runs keeps working"),
-            Some("fix the failing service, then rotate again".into()),
-        ),
-        Err(e) => Error::runtime(
-            format!("{failure}; putting the old `{name}` back failed too: {e:#}"),
-            Some(format!(
-                "run `stackgen secrets rotate {name}` again once the service is fixed"
-            )),
-        ),
+            Err(e) => Error::runtime(
+                format!("{failure}; putting the old `{name}` back failed too: {e:#}"),
+                Some(format!(
+                    "run `stackgen secrets rotate {name}` again once the service is fixed"
+                )),
+            ),
+        }
     }
 }

@@ -823,7 +823,8 @@ pub struct BuildRequest {
 }
 
 pub fn build_args(req: &BuildRequest) -> Vec<String> {
-    let mut args = strings(&["build", "--tag"]);
+    // `--force-rm`: the classic builder keeps a failed step's container otherwise.
+    let mut args = strings(&["build", "--force-rm", "--tag"]);
     args.push(req.tag.clone());
     for (k, v) in &req.labels {
         args.push("--label".into());
@@ -1049,7 +1050,7 @@ mod tests {
         };
         assert_eq!(
             build_args(&req).join(" "),
-            "build --tag demo/hello:abc --label io.stackgen.inputs=abcdef --build-arg \
+            "build --force-rm --tag demo/hello:abc --label io.stackgen.inputs=abcdef --build-arg \
              BASE_IMAGE=debian:bookworm-slim --file /p/apps/hello/Dockerfile /p/apps/hello"
         );
     }

@@ -49,32 +49,9 @@ pub fn read(root: &Path, name: &str) -> Option<String> {
 
 /// Writes `value` as secret `name`, replacing the file atomically (0644, as `ensure`).
 pub fn write(root: &Path, name: &str, value: &str) -> Result<()> {
+    private_dir(root)?;
     atomic::write_if_changed(&layout::secret_file(root, name), value.as_bytes(), 0o644)?;
     Ok(())
-}
-
-/// A rotation's new value, on disk before anything uses it: `.stackgen/secrets/.<name>.next`.
-/// If stackgen dies after the database took it, the value is still here.
-pub fn stage(root: &Path, name: &str, value: &str) -> Result<()> {
-    private_dir(root)?;
-    atomic::write_if_changed(&staged(root, name), value.as_bytes(), 0o644)?;
-    Ok(())
-}
-
-/// Makes the staged value the secret's (one rename).
-pub fn commit(root: &Path, name: &str) -> Result<()> {
-    let (from, to) = (staged(root, name), layout::secret_file(root, name));
-    std::fs::rename(&from, &to)
-        .with_context(|| format!("cannot move `{}` to `{}`", from.display(), to.display()))
-}
-
-/// Drops a staged value that was never used.
-pub fn discard(root: &Path, name: &str) {
-    let _ = std::fs::remove_file(staged(root, name));
-}
-
-fn staged(root: &Path, name: &str) -> std::path::PathBuf {
-    root.join(layout::SECRETS_DIR).join(format!(".{name}.next"))
 }
 
 /// Alphanumeric so the value needs no escaping anywhere (pgpass, URLs, shells). Rejection

@@ -133,8 +133,12 @@ impl Target for Compose<'_> {
         data::set_password(self.stack, svc, rotate, password)
     }
 
-    fn restart(&self, services: &[&Service]) -> Result<(), Error> {
-        data::restart(self.stack, services)
+    fn restart(
+        &self,
+        services: &[&Service],
+        before_switch: &dyn Fn() -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        data::restart(self.stack, services, before_switch)
     }
 
     fn rollout(&self, service: &str) -> Option<Rollout> {

@@ -19,7 +19,7 @@ use crate::stack::{Service, Stack};
 use crate::state::{backups, generations, layout};
 use crate::targets::edge::EdgeProxy;
 use crate::targets::interface::Target;
-use crate::targets::rollout::StartFirst;
+use crate::targets::rollout::{Gate, StartFirst};
 
 /// The services whose data is backed up: a named volume and a kind with `[backup]`.
 pub fn stores(stack: &Stack) -> Vec<(&Service, &Backup)> {
@@ -185,8 +185,14 @@ pub fn set_password(
 
 /// Compose: new containers for `services` with the same config, so they read their
 /// secret files again: start-first behind the edge where the service allows it, else
-/// stop-first, waited for.
-pub fn restart(stack: &Stack, services: &[&Service]) -> Result<(), Error> {
+/// stop-first, waited for. `before_switch` runs once: in the first start-first
+/// replacement once its new container answers (so the old containers lose what it sets
+/// only a probe's time before the switch), else before the first stop-first recreate.
+pub fn restart(
+    stack: &Stack,
+    services: &[&Service],
+    before_switch: &dyn Fn() -> Result<(), Error>,
+) -> Result<(), Error> {
     let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
     let project = current_project(stack);
     let before = docker::containers(&stack.name).map_err(plumbing)?;
@@ -201,6 +207,14 @@ pub fn restart(stack: &Stack, services: &[&Service]) -> Result<(), Error> {
         edge: edge.as_ref(),
         steady: steady.as_deref().or(routes.as_deref()),
     };
+    let done = std::cell::Cell::new(false);
+    let once = || -> Result<(), Error> {
+        if !done.replace(true) {
+            before_switch()?;
+        }
+        Ok(())
+    };
+    let hook = || once().map_err(|e| e.to_string());
     for svc in services {
         let old: Vec<Container> = before
             .iter()
@@ -209,8 +223,13 @@ pub fn restart(stack: &Stack, services: &[&Service]) -> Result<(), Error> {
             .collect();
         let ready = !old.is_empty() && old.iter().all(|c| c.is_ready() && c.ports.is_empty());
         if stack.start_first(svc) && ready && (routes.is_some() || !stack.routed(svc)) {
-            rollout.replace(svc, &old, routes.as_deref())?;
+            let gate = Gate {
+                before: (!done.get()).then_some(&hook as &dyn Fn() -> Result<(), String>),
+                probe_only: true,
+            };
+            rollout.replace_gated(svc, &old, routes.as_deref(), &gate)?;
         } else {
+            once()?;
             eprintln!("{}: recreating it (stop-first)", svc.name);
             if !project
                 .recreate(&svc.name, stack.wait_timeout)
@@ -226,6 +245,7 @@ pub fn restart(stack: &Stack, services: &[&Service]) -> Result<(), Error> {
             }
         }
     }
+    once()?;
     // A start-first switch leaves the edge pinned to the new containers: back to the
     // steady routes (service names), as a deploy ends.
     if let (Some(edge), Some(steady)) = (&edge, &steady) {

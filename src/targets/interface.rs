@@ -87,7 +87,14 @@ pub trait Target: Sync {
     }
 
     /// New containers for `services`, same config, so they read their secrets again.
-    fn restart(&self, _services: &[&Service]) -> Result<(), Error> {
+    /// `before_switch` runs once, as late as it can before the first new container is
+    /// switched in (it answers, but is not gated yet): what the new containers need and
+    /// the old ones lose, such as a new password, is set there.
+    fn restart(
+        &self,
+        _services: &[&Service],
+        _before_switch: &dyn Fn() -> Result<(), Error>,
+    ) -> Result<(), Error> {
         Err(self.unsupported("restarting services"))
     }
 

@@ -33,6 +33,19 @@ pub struct StartFirst<'a> {
     pub steady: Option<&'a str>,
 }
 
+/// What a replacement does between starting the new container and gating it.
+#[derive(Default)]
+pub struct Gate<'h> {
+    /// Runs once the new container answers HTTP at all (any status), before the gate:
+    /// what its readiness depends on is set here (a password the database must accept
+    /// from now on). An `Err` abandons the new container.
+    pub before: Option<&'h dyn Fn() -> Result<(), String>>,
+    /// Gate on stackgen's own probe alone, not on the engine's health check too: for a
+    /// new container of the very config and image that already runs, so the switch
+    /// follows the first good answer by milliseconds, not by a health-check interval.
+    pub probe_only: bool,
+}
+
 impl StartFirst<'_> {
     /// Replaces `old` (the service's ready containers) with one new container. `running`
     /// is the edge's config now: until the switch the edge keeps its routes (pinned to the
@@ -43,6 +56,17 @@ impl StartFirst<'_> {
         svc: &Service,
         old: &[Container],
         running: Option<&str>,
+    ) -> Result<Container, Error> {
+        self.replace_gated(svc, old, running, &Gate::default())
+    }
+
+    /// [`replace`](Self::replace), with `gate` between the start and the switch.
+    pub fn replace_gated(
+        &self,
+        svc: &Service,
+        old: &[Container],
+        running: Option<&str>,
+        gate: &Gate,
     ) -> Result<Container, Error> {
         let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
         let routed = self.stack.routed(svc);
@@ -73,7 +97,15 @@ impl StartFirst<'_> {
             ));
         };
         let mut new = new;
-        if let Err(why) = self.wait_ready(svc, &mut new, routed) {
+        if let Some(before) = gate.before {
+            let prepared = self
+                .wait_answering(svc, &mut new, routed)
+                .and_then(|()| before());
+            if let Err(why) = prepared {
+                return Err(self.abandon(svc, Some(&new), running, why));
+            }
+        }
+        if let Err(why) = self.wait_ready(svc, &mut new, routed, gate.probe_only) {
             return Err(self.abandon(svc, Some(&new), running, why));
         }
         eprintln!(
@@ -136,6 +168,7 @@ impl StartFirst<'_> {
         svc: &Service,
         new: &mut Container,
         probe_http: bool,
+        probe_only: bool,
     ) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(u64::from(self.stack.wait_timeout));
         let mut answered = !probe_http;
@@ -152,7 +185,7 @@ impl StartFirst<'_> {
                     probe::http_ok(a, &svc.healthcheck.path, Duration::from_secs(2)).is_ok()
                 });
             }
-            if answered && new.is_ready() {
+            if answered && (new.is_ready() || (probe_only && probe_http)) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -164,6 +197,43 @@ impl StartFirst<'_> {
                 return Err(why);
             }
             std::thread::sleep(probe::INTERVAL);
+            match docker::inspect(&[&new.id]) {
+                Ok(mut found) if !found.is_empty() => *new = found.remove(0),
+                _ => return Err("its container disappeared".into()),
+            }
+        }
+    }
+
+    /// Polls the new container until it answers HTTP with any status (or, unprobed,
+    /// until it runs); the reason when it exits first or runs out of time.
+    fn wait_answering(
+        &self,
+        svc: &Service,
+        new: &mut Container,
+        probe_http: bool,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(u64::from(self.stack.wait_timeout));
+        loop {
+            if matches!(new.state.as_str(), "exited" | "dead" | "restarting") {
+                return Err(format!("it {}", crashed(new)));
+            }
+            let answers = !probe_http
+                || self
+                    .addresses(std::slice::from_ref(new))
+                    .first()
+                    .is_some_and(|a| {
+                        match probe::http_ok(a, &svc.healthcheck.path, Duration::from_secs(2)) {
+                            Ok(()) => true,
+                            Err(why) => why.starts_with("answered"),
+                        }
+                    });
+            if answers && new.state == "running" {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("no answer within {}s", self.stack.wait_timeout));
+            }
+            std::thread::sleep(Duration::from_millis(50));
             match docker::inspect(&[&new.id]) {
                 Ok(mut found) if !found.is_empty() => *new = found.remove(0),
                 _ => return Err("its container disappeared".into()),
