@@ -132,8 +132,15 @@ fn backup_restore_round_trip_under_umask_077() {
         "a new, empty database"
     );
 
+    let load = Load::start(&urls["greeter"]);
     let out = stack.project.stackgen(&["restore", &file, "--yes"]);
+    let report = load.finish();
     assert_exit(&out, 0);
+    assert_eq!(
+        report.failed, 0,
+        "the greeter answers through a restore: {:?}",
+        report.errors
+    );
     assert!(
         stderr(&out).contains("backed up `db` before the restore replaces it"),
         "a restore backs up what it replaces: {}",
