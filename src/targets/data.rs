@@ -53,7 +53,10 @@ pub fn back_up(target: &dyn Target, stack: &Stack, when: When) -> Result<Vec<Pat
         if let When::Before(step) = when
             && !target.serves(svc)?
         {
-            eprintln!("no backup of `{}` {step}: it is not running", svc.name);
+            eprintln!(
+                "no backup of `{}` {step}: it does not run here (nothing to dump it from)",
+                svc.name
+            );
             continue;
         }
         let service = (!single).then_some(svc.name.as_str());
