@@ -121,6 +121,29 @@ impl Project {
         Err(failed("run", service, out.status.code(), &out.stderr))
     }
 
+    /// Runs `script` in a one-shot container of `service` with `input` as its stdin.
+    pub fn run_with(
+        &self,
+        service: &str,
+        script: &str,
+        env: &[(String, String)],
+        input: &[u8],
+    ) -> Result<(), Error> {
+        let out = docker_cmd(self.run_args(service, script, env))
+            .stdin_bytes(input.to_vec())
+            .stdout_null()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .map_err(|e| {
+                Error::runtime(format!("cannot run `{} compose run`: {e}", docker()), None)
+            })?;
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(failed("run", service, out.status.code(), &out.stderr))
+    }
+
     /// Runs `script` in the running container of `service` with `input` as its stdin.
     pub fn exec_with(&self, service: &str, script: &str, input: &[u8]) -> Result<(), Error> {
         let out = docker_cmd(self.exec_args(service, script))

@@ -40,12 +40,16 @@ pub struct Backup {
     pub restore: String,
 }
 
-/// How a kind sets a new password: `script` runs under `/bin/sh` in the service's running
-/// container and reads the new password as the first line of stdin.
+/// How a kind sets a new password; each script runs under `/bin/sh` and reads the new
+/// password as the first line of stdin.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rotate {
+    /// In the service's running container.
     pub script: String,
+    /// In a one-shot container of the service (its data volume mounted) while no
+    /// container of it runs: how the password is reset when the server is down.
+    pub offline: Option<String>,
 }
 
 /// What a kind is for, where the policy or a deploy must treat it differently.
@@ -166,7 +170,7 @@ fn read_kind_file(root: &Path, name: &str) -> (RawKind, Vec<Problem>) {
                 None => rel.clone(),
             };
             let problem = Problem::new(location, e.message().trim_end().to_string()).hint(
-                "`kind.toml` holds `role` (`app`, the default, `database` or `edge`), and optionally `[backup]` (extension, complete, dump, restore) and `[rotate]` (script)",
+                "`kind.toml` holds `role` (`app`, the default, `database` or `edge`), and optionally `[backup]` (extension, complete, dump, restore) and `[rotate]` (script, offline)",
             );
             (RawKind::default(), vec![problem])
         }

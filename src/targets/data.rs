@@ -174,16 +174,65 @@ pub fn load(stack: &Stack, svc: &Service, backup: &Backup, input: File) -> Resul
     current_project(stack).run_from(&svc.name, &backup.restore, &script_env(svc), input)
 }
 
-/// Compose: the kind's rotate script in the running container of `svc`.
+/// Compose: `password` set in `svc` by its kind's rotate script: in its running
+/// container when it runs ready; when no container of it runs, by the kind's `offline`
+/// script in a one-shot container on its volume (never beside a running server: two
+/// servers must not share one data folder).
 pub fn set_password(
     stack: &Stack,
     svc: &Service,
     rotate: &Rotate,
     password: &str,
 ) -> Result<(), Error> {
-    require_ready(stack, svc, "take a new password")?;
+    let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
     let input = format!("{password}\n");
-    current_project(stack).exec_with(&svc.name, &rotate.script, input.as_bytes())
+    let project = current_project(stack);
+    let mine: Vec<Container> = docker::containers(&stack.name)
+        .map_err(plumbing)?
+        .into_iter()
+        .filter(|c| c.service == svc.name)
+        .collect();
+    if mine.iter().any(Container::is_ready) {
+        return project.exec_with(&svc.name, &rotate.script, input.as_bytes());
+    }
+    if let Some(c) = mine
+        .iter()
+        .find(|c| c.state == "running" || c.state == "restarting")
+    {
+        return Err(Error::runtime(
+            format!(
+                "`{}` runs but is not ready ({}), so its password cannot be set now",
+                svc.name,
+                c.describe()
+            ),
+            Some(format!(
+                "wait until `stackgen status` shows it healthy, or stop it (`docker compose -p {} stop {}`) to set it offline",
+                stack.name, svc.name
+            )),
+        ));
+    }
+    let Some(offline) = &rotate.offline else {
+        return Err(Error::runtime(
+            format!(
+                "`{}` does not run, and its kind sets a password only while it runs",
+                svc.name
+            ),
+            Some("start the stack with `stackgen up`, then rotate".into()),
+        ));
+    };
+    let volume = format!("{}_{}-data", stack.name, svc.name);
+    if !oneshot::volume_exists(&volume).map_err(plumbing)? {
+        eprintln!(
+            "`{}` has no data yet: it takes the new value when it first starts",
+            svc.name
+        );
+        return Ok(());
+    }
+    eprintln!(
+        "`{}` does not run: setting the password offline, on its volume",
+        svc.name
+    );
+    project.run_with(&svc.name, offline, &script_env(svc), input.as_bytes())
 }
 
 /// Compose: new containers for `services` with the same config, so they read their
@@ -224,7 +273,14 @@ pub fn restart(
             .filter(|c| c.service == svc.name)
             .cloned()
             .collect();
-        let ready = !old.is_empty() && old.iter().all(|c| c.is_ready() && c.ports.is_empty());
+        if old.is_empty() {
+            eprintln!(
+                "{}: not running; it reads the new file when it starts",
+                svc.name
+            );
+            continue;
+        }
+        let ready = old.iter().all(|c| c.is_ready() && c.ports.is_empty());
         if stack.start_first(svc) && ready && (routes.is_some() || !stack.routed(svc)) {
             let gate = Gate {
                 before: (!done.get()).then_some(&hook as &dyn Fn() -> Result<(), String>),
@@ -291,8 +347,8 @@ fn lost_secret(name: &str, svc: &Service, volume: &str) -> Error {
         ),
         Some(format!(
             "put the file back from your copy of `{}/` (README: \"Recover a lost .stackgen/\"), \
-             or, while `{}` still runs, set a new password with `stackgen secrets rotate {name}`; \
-             only if the data may go: `stackgen down --volumes`",
+             or set a new password with `stackgen secrets rotate {name}` (while `{}` runs, or \
+             after `stackgen down`); only if the data may go: `stackgen down --volumes`",
             layout::SECRETS_DIR,
             svc.name
         )),
