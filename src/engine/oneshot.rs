@@ -99,66 +99,19 @@ impl Project {
     }
 
     /// Runs `script` in a one-shot container of `service` with `input` as its stdin.
-    pub fn run_from(
-        &self,
-        service: &str,
-        script: &str,
-        env: &[(String, String)],
-        input: File,
-    ) -> Result<(), Error> {
-        let out = docker_cmd(self.run_args(service, script, env))
-            .stdin_file(input)
-            .stdout_null()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .map_err(|e| {
-                Error::runtime(format!("cannot run `{} compose run`: {e}", docker()), None)
-            })?;
-        if out.status.success() {
-            return Ok(());
-        }
-        Err(failed("run", service, out.status.code(), &out.stderr))
-    }
-
-    /// Runs `script` in a one-shot container of `service` with `input` as its stdin.
     pub fn run_with(
         &self,
         service: &str,
         script: &str,
         env: &[(String, String)],
-        input: &[u8],
+        input: Input,
     ) -> Result<(), Error> {
-        let out = docker_cmd(self.run_args(service, script, env))
-            .stdin_bytes(input.to_vec())
-            .stdout_null()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .map_err(|e| {
-                Error::runtime(format!("cannot run `{} compose run`: {e}", docker()), None)
-            })?;
-        if out.status.success() {
-            return Ok(());
-        }
-        Err(failed("run", service, out.status.code(), &out.stderr))
+        feed(self.run_args(service, script, env), input, "run", service)
     }
 
     /// Runs `script` in the running container of `service` with `input` as its stdin.
-    pub fn exec_with(&self, service: &str, script: &str, input: &[u8]) -> Result<(), Error> {
-        let out = docker_cmd(self.exec_args(service, script))
-            .stdin_bytes(input.to_vec())
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .map_err(|e| {
-                Error::runtime(format!("cannot run `{} compose exec`: {e}", docker()), None)
-            })?;
-        if out.status.success() {
-            return Ok(());
-        }
-        Err(failed("exec", service, out.status.code(), &out.stderr))
+    pub fn exec_with(&self, service: &str, script: &str, input: Input) -> Result<(), Error> {
+        feed(self.exec_args(service, script), input, "exec", service)
     }
 
     /// Recreates `service` stop-first and waits for it; see `recreate_args`.
@@ -170,6 +123,37 @@ impl Project {
             .context("cannot run `docker compose up --force-recreate`")?;
         Ok(status.status.success())
     }
+}
+
+/// What a script reads on stdin: a file (a restore's dump) or a few bytes (a password).
+pub enum Input {
+    File(File),
+    Bytes(Vec<u8>),
+}
+
+/// Runs `docker <args>` with `input` on stdin, its stdout dropped; the script's last
+/// error lines when it fails.
+fn feed(args: Vec<String>, input: Input, how: &str, service: &str) -> Result<(), Error> {
+    let cmd = docker_cmd(args);
+    let cmd = match input {
+        Input::File(file) => cmd.stdin_file(file),
+        Input::Bytes(bytes) => cmd.stdin_bytes(bytes),
+    };
+    let out = cmd
+        .stdout_null()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .map_err(|e| {
+            Error::runtime(
+                format!("cannot run `{} compose {how}`: {e}", docker()),
+                None,
+            )
+        })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(failed(how, service, out.status.code(), &out.stderr))
 }
 
 /// The error of a script that failed in a container: its exit code and last lines.

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::engine::docker::{self, CONFIG_HASH_LABEL, Container, Project};
-use crate::engine::oneshot;
+use crate::engine::oneshot::{self, Input};
 use crate::error::Error;
 use crate::stack::kind::{Backup, Rotate};
 use crate::stack::{Service, Stack};
@@ -171,7 +171,12 @@ pub fn dump(
 /// Compose: the kind's restore script in a one-shot container of `svc`, reading `input`.
 pub fn load(stack: &Stack, svc: &Service, backup: &Backup, input: File) -> Result<(), Error> {
     require_ready(stack, svc, "be restored into")?;
-    current_project(stack).run_from(&svc.name, &backup.restore, &script_env(svc), input)
+    current_project(stack).run_with(
+        &svc.name,
+        &backup.restore,
+        &script_env(svc),
+        Input::File(input),
+    )
 }
 
 /// Compose: `password` set in `svc` by its kind's rotate script: in its running
@@ -185,7 +190,7 @@ pub fn set_password(
     password: &str,
 ) -> Result<(), Error> {
     let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
-    let input = format!("{password}\n");
+    let input = || Input::Bytes(format!("{password}\n").into_bytes());
     let project = current_project(stack);
     let mine: Vec<Container> = docker::containers(&stack.name)
         .map_err(plumbing)?
@@ -193,7 +198,7 @@ pub fn set_password(
         .filter(|c| c.service == svc.name)
         .collect();
     if mine.iter().any(Container::is_ready) {
-        return project.exec_with(&svc.name, &rotate.script, input.as_bytes());
+        return project.exec_with(&svc.name, &rotate.script, input());
     }
     if let Some(c) = mine
         .iter()
@@ -232,7 +237,7 @@ pub fn set_password(
         "`{}` does not run: setting the password offline, on its volume",
         svc.name
     );
-    project.run_with(&svc.name, offline, &script_env(svc), input.as_bytes())
+    project.run_with(&svc.name, offline, &script_env(svc), input())
 }
 
 /// Compose: new containers for `services` with the same config, so they read their
