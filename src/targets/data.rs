@@ -310,12 +310,42 @@ pub fn restart(
         }
     }
     once()?;
+    wait_healthy(stack, services)?;
     // A start-first switch leaves the edge pinned to the new containers: back to the
     // steady routes (service names), as a deploy ends.
     if let (Some(edge), Some(steady)) = (&edge, &steady) {
         edge.load(steady).map_err(plumbing)?;
     }
     Ok(())
+}
+
+/// The switch followed stackgen's probe; the command ends once the engine calls every
+/// new container healthy too, as a deploy does (the next `up` then proves a no-op). Not
+/// an error when it does not: the new containers already serve, and putting the old
+/// value back would lock them out.
+fn wait_healthy(stack: &Stack, services: &[&Service]) -> Result<(), Error> {
+    let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_secs(u64::from(stack.wait_timeout));
+    loop {
+        let running = docker::containers(&stack.name).map_err(plumbing)?;
+        let waiting = running
+            .iter()
+            .find(|c| services.iter().any(|s| s.name == c.service) && !c.is_ready());
+        let Some(first) = waiting else {
+            return Ok(());
+        };
+        if std::time::Instant::now() >= deadline {
+            eprintln!(
+                "warning: `{}` serves, but the engine has not called it healthy within {}s ({}); see `stackgen status`",
+                first.service,
+                stack.wait_timeout,
+                first.describe()
+            );
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// Compose: refuses a deploy that would generate a secret a stateful service reads when
