@@ -149,15 +149,13 @@ pub fn load(root: &Path, name: &str, targets: &[TargetKind]) -> Loaded {
 /// `kind.toml`, when the kind has one; a kind without it is an `app`.
 fn read_kind_file(root: &Path, name: &str) -> (RawKind, Vec<Problem>) {
     let rel = format!("{}/{}", layout::kind_dir(name), layout::KIND_FILE);
-    let text = match std::fs::read_to_string(root.join(&rel)) {
+    let path = root.join(&rel);
+    if path.symlink_metadata().is_err() {
+        return (RawKind::default(), vec![]);
+    }
+    let text = match super::file::read(&path, &rel) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (RawKind::default(), vec![]),
-        Err(e) => {
-            return (
-                RawKind::default(),
-                vec![Problem::new(&rel, format!("cannot read: {e}"))],
-            );
-        }
+        Err(problem) => return (RawKind::default(), vec![problem]),
     };
     match toml::from_str::<RawKind>(&text) {
         Ok(raw) => (raw, Vec::new()),

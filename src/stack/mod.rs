@@ -5,6 +5,7 @@
 //! - `validate`: every check of the raw model, problems collected in one pass;
 //! - `model`: the checked model the rest of stackgen reads;
 //! - `syntax`: what a valid name, image reference or duration looks like;
+//! - `file`: reading a stack's text files (regular, at most 1 MiB, UTF-8);
 //! - [`kind`]: a kind's folder of partials and its role;
 //! - [`target`]: the deploy targets, as data.
 //!
@@ -15,6 +16,7 @@ use std::path::Path;
 use crate::error::{Error, Problem};
 use crate::state::layout::STACK_FILE;
 
+mod file;
 pub mod kind;
 mod model;
 mod raw;
@@ -32,12 +34,14 @@ impl Stack {
     /// Reads and validates `stack.toml` in `root`. Reads only; writes nothing.
     pub fn load(root: &Path) -> Result<Stack, Error> {
         let path = root.join(STACK_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Error::input(
-                Problem::new(path.display().to_string(), format!("cannot read: {e}")).hint(
+        let text = file::read(&path, STACK_FILE).map_err(|problem| {
+            Error::input(if path.symlink_metadata().is_err() {
+                problem.hint(
                     "run stackgen in the folder holding `stack.toml`, or pass `--dir <folder>`",
-                ),
-            )
+                )
+            } else {
+                problem
+            })
         })?;
         let root = std::path::absolute(root).map_err(|e| {
             Error::input(Problem::new(

@@ -86,10 +86,14 @@ impl TestProject {
             .filter(|e| !e.file_type().is_dir())
             .map(|e| {
                 let rel = e.path().strip_prefix(self.path()).expect("prefix");
-                (
-                    rel.display().to_string(),
-                    std::fs::read(e.path()).unwrap_or_default(),
-                )
+                // A symlink is its target, never followed: one may point at /dev/zero.
+                let bytes = if e.path_is_symlink() {
+                    let target = std::fs::read_link(e.path()).unwrap_or_default();
+                    format!("-> {}", target.display()).into_bytes()
+                } else {
+                    std::fs::read(e.path()).unwrap_or_default()
+                };
+                (rel.display().to_string(), bytes)
             })
             .collect();
         files.sort();
