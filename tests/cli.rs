@@ -250,6 +250,9 @@ fn a_template_that_breaks_the_policy_is_caught_and_up_refuses_it() {
 #[test]
 fn a_swarm_template_that_breaks_the_policy_is_caught() {
     let project = TestProject::shipped();
+    // Its own project name: a deployed `stackgen` stack on this host (its volume) must
+    // not decide where the compose deploy below stops.
+    project.edit_stack(|t| t.replacen("name = \"stackgen\"", "name = \"sgcli-policy\"", 1));
     make_privileged(&project, "swarm.yml.j2", "    healthcheck:\n");
     let errors = check_json_errors(&project);
     assert_eq!(
