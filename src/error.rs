@@ -9,7 +9,7 @@ use std::fmt;
 /// One problem found in the input, with where it is, what is wrong, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// Where: a file, optionally followed by a key path or line (`stack.toml: services.hello.port`).
+    /// Where: a file, optionally with line and column and a key path (`stack.toml:7:1: services.hello.port`).
     pub location: String,
     /// What is wrong, lowercase, no trailing period.
     pub message: String,

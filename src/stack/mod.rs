@@ -54,6 +54,9 @@ impl Stack {
 
     /// Parses and validates stack file text; `root` is where its relative paths point.
     pub fn parse(root: &Path, text: &str) -> Result<Stack, Error> {
-        validate::validate(root, raw::parse(text)?)
+        validate::validate(root, raw::parse(text)?).map_err(|e| match e {
+            Error::Input(problems) => Error::Input(raw::locate(text, problems)),
+            other => other,
+        })
     }
 }

@@ -174,6 +174,40 @@ fn at_span(text: &str, span: &std::ops::Range<usize>) -> String {
     format!("{STACK_FILE}:{line}:{col}")
 }
 
+/// Validation locates a problem by the key that holds it (`stack.toml: services.hello.build`);
+/// this adds where that key is written: `stack.toml:27:1: services.hello.build`. A key
+/// not in the file (a default) is located at the nearest table above it that is.
+pub(super) fn locate(text: &str, problems: Vec<Problem>) -> Vec<Problem> {
+    let Ok(doc) = DeTable::parse(text) else {
+        return problems;
+    };
+    let prefix = format!("{STACK_FILE}: ");
+    problems
+        .into_iter()
+        .map(|mut p| {
+            let found = p.location.strip_prefix(&prefix).and_then(|key| {
+                let segments: Vec<&str> = key.split('.').collect();
+                key_span(doc.get_ref(), &segments).map(|span| (key.to_string(), span))
+            });
+            if let Some((key, span)) = found {
+                p.location = format!("{}: {key}", at_span(text, &span));
+            }
+            p
+        })
+        .collect()
+}
+
+/// The span of the deepest key of `path` written in `t` (a segment may hold dots: an
+/// environment variable `A.B` is one key).
+fn key_span(t: &DeTable<'_>, path: &[&str]) -> Option<std::ops::Range<usize>> {
+    (1..=path.len()).find_map(|n| {
+        let name = path[..n].join(".");
+        let (key, value) = t.iter().find(|(k, _)| *k.get_ref() == name)?;
+        let deeper = table(value.get_ref()).and_then(|sub| key_span(sub, &path[n..]));
+        Some(deeper.unwrap_or_else(|| key.span()))
+    })
+}
+
 /// A TOML syntax or type error as `stack.toml:<line>:<col>: <what>: `<offending text>``.
 fn toml_problem(text: &str, err: &toml::de::Error) -> Problem {
     let message = err.message().trim_end().to_string();

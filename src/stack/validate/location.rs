@@ -1,5 +1,6 @@
 //! Where validation reports a problem: `stack.toml: <key path>`. The raw model keeps no
-//! spans, so a problem with a value is located by the key that holds it.
+//! spans, so a problem with a value is located by the key that holds it; `Stack::parse`
+//! then adds the key's line and column from the text (`raw::locate`).
 
 use crate::state::layout::STACK_FILE;
 

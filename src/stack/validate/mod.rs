@@ -234,7 +234,7 @@ environment = {{ \"1BAD\" = \"x\" }}\n"
         assert_eq!(
             got,
             vec![
-                "stack.toml: services: dependency cycle: a -> b -> a\n  hint: remove one of these depends_on entries"
+                "stack.toml:4:2: services: dependency cycle: a -> b -> a\n  hint: remove one of these depends_on entries"
             ]
         );
     }
