@@ -30,6 +30,52 @@ impl Problem {
         self.hint = Some(hint.into());
         self
     }
+
+    /// The problem as a terminal may show it, whatever text of the input it quotes:
+    /// control characters escaped (`\u{1b}`), each `quoted` piece cut to
+    /// [`QUOTE_CHARS`] characters (a 10 MB value is not echoed back whole).
+    pub fn printable(self) -> Self {
+        Problem {
+            location: printable(&self.location),
+            message: printable(&self.message),
+            hint: self.hint.as_deref().map(printable),
+        }
+    }
+}
+
+/// The most characters of one backtick-quoted piece of input a message shows.
+pub const QUOTE_CHARS: usize = 60;
+
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(4096));
+    let mut quoted: Option<usize> = None;
+    for c in text.chars() {
+        if c == '`' {
+            if quoted.is_some_and(|n| n > QUOTE_CHARS) {
+                out.push('…');
+            }
+            quoted = if quoted.is_some() { None } else { Some(0) };
+            out.push(c);
+            continue;
+        }
+        if let Some(n) = quoted.as_mut() {
+            *n += 1;
+            if *n > QUOTE_CHARS {
+                continue;
+            }
+        }
+        match c {
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&c.escape_unicode().to_string());
+            }
+            c => out.push(c),
+        }
+    }
+    if quoted.is_some_and(|n| n > QUOTE_CHARS) {
+        out.push('…');
+    }
+    out
 }
 
 impl fmt::Display for Problem {
@@ -91,4 +137,28 @@ fn render_problems(problems: &[Problem]) -> String {
         out.push_str(&p.to_string());
     }
     out
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::*;
+
+    #[test]
+    fn quoted_input_is_cut_and_control_characters_escaped() {
+        let long = "x".repeat(10_000);
+        let p = Problem::new(
+            "stack.toml:1:1",
+            format!("`{long}` is not a name; `a\u{1b}[31mb`"),
+        )
+        .printable();
+        let shown = format!(
+            "`{}…` is not a name; `a\\u{{1b}}[31mb`",
+            "x".repeat(QUOTE_CHARS)
+        );
+        assert_eq!(p.message, shown);
+        assert_eq!(
+            Problem::new("a", "line one\nline two").printable().message,
+            "line one\nline two"
+        );
+    }
 }

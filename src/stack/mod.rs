@@ -54,8 +54,15 @@ impl Stack {
 
     /// Parses and validates stack file text; `root` is where its relative paths point.
     pub fn parse(root: &Path, text: &str) -> Result<Stack, Error> {
-        validate::validate(root, raw::parse(text)?).map_err(|e| match e {
-            Error::Input(problems) => Error::Input(raw::locate(text, problems)),
+        let printable = |problems: Vec<Problem>| {
+            Error::Input(problems.into_iter().map(Problem::printable).collect())
+        };
+        let raw = raw::parse(text).map_err(|e| match e {
+            Error::Input(problems) => printable(problems),
+            other => other,
+        })?;
+        validate::validate(root, raw).map_err(|e| match e {
+            Error::Input(problems) => printable(raw::locate(text, problems)),
             other => other,
         })
     }
