@@ -57,16 +57,25 @@ fn parse_generation(name: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-/// The name of a new backup taken now, while `generation` runs.
-pub fn new_name(generation: u32, service: Option<&str>, extension: &str) -> String {
+/// The name of a new backup taken now, while `generation` runs: unique in `root`'s
+/// backups (a second one within the same second gets `.2`, which sorts after it).
+pub fn new_name(root: &Path, generation: u32, service: Option<&str>, extension: &str) -> String {
     let stamp: String = generations::now_rfc3339()
         .chars()
         .filter(|c| !matches!(c, '-' | ':'))
         .collect();
-    match service {
-        Some(service) => format!("{stamp}-gen{generation}-{service}.{extension}.gz"),
-        None => format!("{stamp}-gen{generation}.{extension}.gz"),
+    let suffix = match service {
+        Some(service) => format!("-gen{generation}-{service}.{extension}.gz"),
+        None => format!("-gen{generation}.{extension}.gz"),
+    };
+    let dir = root.join(layout::BACKUPS_DIR);
+    let mut name = format!("{stamp}{suffix}");
+    let mut n = 2;
+    while dir.join(&name).exists() {
+        name = format!("{stamp}.{n}{suffix}");
+        n += 1;
     }
+    name
 }
 
 /// Writes a backup named `name`: `fill` streams the dump into the compressor; the file is
@@ -198,7 +207,7 @@ mod tests {
     fn a_backup_is_private_complete_and_read_back() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("tempdir");
-        let name = new_name(3, None, "sql");
+        let name = new_name(dir.path(), 3, None, "sql");
         assert!(name.ends_with("-gen3.sql.gz"), "{name}");
         let (path, _) = write(
             dir.path(),
@@ -213,6 +222,16 @@ mod tests {
         verify(&path, END, &mut back).expect("verify");
         assert_eq!(back, b"CREATE x;\n-- dump complete\n\n");
         assert_eq!(list(dir.path()).expect("list")[0].generation, 3);
+        // A second backup in the same second gets a name of its own, sorted after.
+        let again = new_name(dir.path(), 3, None, "sql");
+        assert_ne!(again, name);
+        write(dir.path(), &again, END, dump("-- dump complete\n")).expect("second dump");
+        let names: Vec<String> = list(dir.path())
+            .expect("list")
+            .into_iter()
+            .map(|b| b.name)
+            .collect();
+        assert_eq!(names, [name, again]);
     }
 
     #[test]

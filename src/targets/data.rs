@@ -60,7 +60,7 @@ pub fn back_up(target: &dyn Target, stack: &Stack, when: When) -> Result<Vec<Pat
             continue;
         }
         let service = (!single).then_some(svc.name.as_str());
-        let name = backups::new_name(generation, service, &backup.extension);
+        let name = backups::new_name(&stack.root, generation, service, &backup.extension);
         let dumped = backups::write(&stack.root, &name, &backup.complete, |out| {
             Ok(target.dump(svc, backup, out)?)
         });
