@@ -39,26 +39,51 @@ pub enum When {
     Before(&'static str),
 }
 
-/// Backs up every store into `.stackgen/backups/`; returns the files. A failed dump
-/// leaves no file and is the error.
+/// Backs up every store into `.stackgen/backups/`; returns the files. On request a store
+/// that does not run is an error; before a risky step it is skipped, saying so. A failed
+/// dump leaves no file and is the error.
 pub fn back_up(target: &dyn Target, stack: &Stack, when: When) -> Result<Vec<PathBuf>, Error> {
+    let mut serving = Vec::new();
+    for (svc, backup) in stores(stack) {
+        if target.serves(svc)? {
+            serving.push((svc, backup));
+            continue;
+        }
+        match when {
+            When::Asked => {
+                return Err(Error::runtime(
+                    format!("`{}` is not running ready, so it cannot be backed up", svc.name),
+                    Some("start the stack with `stackgen up` (see `stackgen status`), then try again".into()),
+                ));
+            }
+            When::Before(step) => eprintln!(
+                "no backup of `{}` {step}: it does not run here (nothing to dump it from)",
+                svc.name
+            ),
+        }
+    }
+    let why = match when {
+        When::Asked => "",
+        When::Before(step) => step,
+    };
+    write_backups(target, stack, &serving, why)
+}
+
+/// Dumps each of `chosen` (stores that run ready) into a backup file; `why` is said
+/// after the service's name.
+fn write_backups(
+    target: &dyn Target,
+    stack: &Stack,
+    chosen: &[(&Service, &Backup)],
+    why: &str,
+) -> Result<Vec<PathBuf>, Error> {
     let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
     let generation = generations::current(&stack.root)
         .map_err(plumbing)?
         .map_or(0, |g| g.number);
-    let stores = stores(stack);
-    let single = stores.len() == 1;
+    let single = stores(stack).len() == 1;
     let mut files = Vec::new();
-    for (svc, backup) in stores {
-        if let When::Before(step) = when
-            && !target.serves(svc)?
-        {
-            eprintln!(
-                "no backup of `{}` {step}: it does not run here (nothing to dump it from)",
-                svc.name
-            );
-            continue;
-        }
+    for (svc, backup) in chosen {
         let service = (!single).then_some(svc.name.as_str());
         let name = backups::new_name(&stack.root, generation, service, &backup.extension);
         let dumped = backups::write(&stack.root, &name, &backup.complete, |out| {
@@ -68,10 +93,6 @@ pub fn back_up(target: &dyn Target, stack: &Stack, when: When) -> Result<Vec<Pat
             Ok(error) => error,
             Err(e) => plumbing(e),
         })?;
-        let why = match when {
-            When::Asked => "",
-            When::Before(step) => step,
-        };
         eprintln!(
             "backed up `{}`{}{why}: {}/{name} ({})",
             svc.name,
@@ -84,29 +105,27 @@ pub fn back_up(target: &dyn Target, stack: &Stack, when: When) -> Result<Vec<Pat
     Ok(files)
 }
 
-/// Before a deploy that recreates a store which runs ready now (its config hash differs
-/// from what will run): a backup of it. A store that is not running is not dumped: there
-/// is no server to ask, and nothing a recreate could lose that a dump would hold.
+/// Before a deploy: a backup of each store it recreates that runs ready now (its config
+/// hash differs from what will run), from the containers the deploy already listed. A
+/// store that is not running is not dumped: there is no server to ask, and nothing a
+/// recreate could lose that a dump would hold.
 pub fn back_up_before_recreate(
     target: &dyn Target,
     stack: &Stack,
     hashes: &BTreeMap<String, String>,
     running: &[Container],
 ) -> Result<(), Error> {
-    let recreated = stores(stack).into_iter().any(|(svc, _)| {
-        running.iter().any(|c| {
-            c.service == svc.name
-                && c.is_ready()
-                && hashes.get(&svc.name).map(String::as_str) != c.label(CONFIG_HASH_LABEL)
+    let recreated: Vec<(&Service, &Backup)> = stores(stack)
+        .into_iter()
+        .filter(|(svc, _)| {
+            running.iter().any(|c| {
+                c.service == svc.name
+                    && c.is_ready()
+                    && hashes.get(&svc.name).map(String::as_str) != c.label(CONFIG_HASH_LABEL)
+            })
         })
-    });
-    if recreated {
-        back_up(
-            target,
-            stack,
-            When::Before("before the deploy recreates it"),
-        )?;
-    }
+        .collect();
+    write_backups(target, stack, &recreated, "before the deploy recreates it")?;
     Ok(())
 }
 
@@ -146,31 +165,20 @@ pub fn serves(stack: &Stack, svc: &Service) -> Result<bool, Error> {
         .any(|c| c.service == svc.name && c.is_ready()))
 }
 
-/// Fails unless `svc` has a container that runs ready.
-fn require_ready(stack: &Stack, svc: &Service, doing: &str) -> Result<(), Error> {
-    if serves(stack, svc)? {
-        return Ok(());
-    }
-    Err(Error::runtime(
-        format!("`{}` is not running ready, so it cannot {doing}", svc.name),
-        Some("start the stack with `stackgen up` (see `stackgen status`), then try again".into()),
-    ))
-}
-
-/// Compose: the kind's dump script in a one-shot container of `svc`, into `out`.
+/// Compose: the kind's dump script in a one-shot container of `svc`, into `out`. The
+/// caller has seen it run ready (`serves`).
 pub fn dump(
     stack: &Stack,
     svc: &Service,
     backup: &Backup,
     out: &mut dyn Write,
 ) -> Result<u64, Error> {
-    require_ready(stack, svc, "be backed up")?;
     current_project(stack).run_to(&svc.name, &backup.dump, &script_env(svc), out)
 }
 
 /// Compose: the kind's restore script in a one-shot container of `svc`, reading `input`.
+/// The caller has seen it run ready (`serves`).
 pub fn load(stack: &Stack, svc: &Service, backup: &Backup, input: File) -> Result<(), Error> {
-    require_ready(stack, svc, "be restored into")?;
     current_project(stack).run_with(
         &svc.name,
         &backup.restore,

@@ -71,12 +71,13 @@ pub trait Target: Sync {
     }
 
     /// Streams a dump of `svc`'s data (its kind's `[backup] dump`) into `out`; returns
-    /// the bytes written.
+    /// the bytes written. For a `svc` the caller has seen run ready ([`Target::serves`]).
     fn dump(&self, svc: &Service, _backup: &Backup, _out: &mut dyn Write) -> Result<u64, Error> {
         Err(self.unsupported(&format!("backing up `{}`", svc.name)))
     }
 
-    /// Replaces `svc`'s data with the dump in `input` (its kind's `[backup] restore`).
+    /// Replaces `svc`'s data with the dump in `input` (its kind's `[backup] restore`),
+    /// for a `svc` the caller has seen run ready.
     fn load(&self, svc: &Service, _backup: &Backup, _input: File) -> Result<(), Error> {
         Err(self.unsupported(&format!("restoring `{}`", svc.name)))
     }
