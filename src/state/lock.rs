@@ -42,7 +42,8 @@ impl DeployLock {
             Error::runtime(format!("cannot open `{}`: {e}", path.display()), None)
         };
         let mut file = open(path).map_err(io)?;
-        let deadline = Instant::now() + wait;
+        let started = Instant::now();
+        let deadline = started + wait;
         let mut told = false;
         loop {
             match file.try_lock() {
@@ -60,7 +61,9 @@ impl DeployLock {
                             Some("wait for it to finish, or raise `--lock-timeout`; a killed holder releases the lock by itself".into()),
                         ));
                     }
-                    if !told {
+                    // The holder writes its pid just after it takes the lock: an empty
+                    // file is a holder a moment old, so wait a little to name it.
+                    if !told && (holder.is_some() || started.elapsed() >= NAME_HOLDER_WITHIN) {
                         on_wait(&match holder {
                             Some(pid) => format!(
                                 "waiting up to {wait_secs}s for the deploy lock, held by stackgen pid {pid}"
@@ -83,6 +86,9 @@ impl DeployLock {
         Ok(DeployLock { _file: file })
     }
 }
+
+/// How long a waiter waits for the holder's pid before it says it waits without one.
+const NAME_HOLDER_WITHIN: Duration = Duration::from_secs(1);
 
 /// Opens (creating) the lock file. The folder is shared by every user on the host, like
 /// `/tmp` (sticky, world-writable); the file is never followed through a symlink, so a
