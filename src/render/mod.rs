@@ -5,15 +5,16 @@
 //! Templates come from the project's `templates/` folder: each target's main template
 //! (`docker-compose.yml.j2`, `swarm/stack.yml.j2`) holds what every service shares, and
 //! `kinds/<kind>/<target>.yml.j2` the part one kind of service needs. Undefined variables
-//! are errors (strict mode) and nothing is auto-escaped; values go through the `q` filter,
-//! which writes a JSON string, a valid YAML scalar.
+//! are errors (strict mode), and every `{{ ... }}` is written by [`yaml::format`], the one
+//! quoting layer: a string is a YAML double-quoted scalar compose reads back unchanged.
 
 pub mod edge;
+pub mod yaml;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use minijinja::{Environment, UndefinedBehavior, Value};
+use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::error::{Error, Problem};
@@ -395,7 +396,7 @@ fn lock_text(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result<
 }
 
 /// A template environment reading from `<root>/templates`: strict undefined, no
-/// auto-escaping, blocks trimmed so templates can be indented for reading.
+/// the quoting formatter, blocks trimmed so templates can be indented for reading.
 fn environment(root: &Path) -> Result<Environment<'static>, Error> {
     let dir = root.join(layout::TEMPLATES_DIR);
     if !dir.join(MAIN_TEMPLATE).is_file() {
@@ -410,29 +411,18 @@ fn environment(root: &Path) -> Result<Environment<'static>, Error> {
     let mut env = Environment::new();
     env.set_loader(minijinja::path_loader(dir));
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    // A custom mode, so a macro's output (template text, already formatted) counts as
+    // written and is not quoted again; the formatter does the quoting.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Custom("yaml"));
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.set_keep_trailing_newline(true);
-    env.add_filter("q", quote);
+    env.set_formatter(yaml::format);
+    env.add_filter("comment", yaml::comment);
+    env.add_filter("safe", yaml::refused);
+    env.add_filter("tojson", yaml::refused);
+    env.add_filter("q", yaml::q);
     Ok(env)
-}
-
-/// A YAML double-quoted scalar. JSON strings are valid YAML, and quoting every value means
-/// `yes`, `0755` or `1.10` can never change type on the way.
-fn quote(value: Value) -> Result<String, minijinja::Error> {
-    if value.is_undefined() || value.is_none() {
-        return Err(minijinja::Error::new(
-            minijinja::ErrorKind::UndefinedError,
-            "`q` was given an undefined or none value",
-        ));
-    }
-    let text = match value.as_str() {
-        Some(s) => s.to_string(),
-        None => value.to_string(),
-    };
-    serde_json::to_string(&text)
-        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
 }
 
 fn template_error(root: &Path, err: minijinja::Error) -> Error {
@@ -481,12 +471,5 @@ mod tests {
             dockerfile_in_context("apps/a", "docker/a.Dockerfile"),
             "../../docker/a.Dockerfile"
         );
-    }
-
-    #[test]
-    fn quote_is_a_yaml_scalar() {
-        assert_eq!(quote(Value::from("yes")).expect("q"), "\"yes\"");
-        assert_eq!(quote(Value::from("a\"b")).expect("q"), "\"a\\\"b\"");
-        assert_eq!(quote(Value::from(8000)).expect("q"), "\"8000\"");
     }
 }

@@ -124,9 +124,11 @@ pub(super) struct RawHealthcheck {
 pub(super) fn parse(text: &str) -> Result<RawStackFile, Error> {
     // Unknown keys first, all of them at once and with suggestions; serde would stop
     // at the first one.
-    let unknown = unknown_keys(text)?;
-    if !unknown.is_empty() {
-        return Err(Error::Input(unknown));
+    let doc = DeTable::parse(text).map_err(|e| Error::input(toml_problem(text, &e)))?;
+    let mut problems = unknown_keys(text, doc.get_ref());
+    problems.extend(uncarried(text, doc.get_ref()));
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
     }
     toml::from_str(text).map_err(|e| Error::input(toml_problem(text, &e)))
 }
@@ -278,10 +280,44 @@ fn unknown_in(
     }
 }
 
+/// Every string that holds a NUL character: it can be written in TOML (`\u0000`) and in
+/// YAML, but no environment variable, argument, label or path can carry it, so the
+/// container could never get what stack.toml says. Every other character is carried
+/// (the render escapes what YAML cannot take raw).
+fn uncarried(text: &str, root: &DeTable<'_>) -> Vec<Problem> {
+    fn walk(text: &str, path: &str, v: &toml::Spanned<DeValue<'_>>, out: &mut Vec<Problem>) {
+        match v.get_ref() {
+            DeValue::String(s) if s.contains('\0') => out.push(
+                Problem::new(
+                    at_span(text, &v.span()),
+                    format!("{path}: contains a NUL character, which no environment variable, argument or path can carry"),
+                )
+                .hint("remove the `\\u0000`"),
+            ),
+            DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(text, &format!("{path}[{i}]"), item, out);
+                }
+            }
+            DeValue::Table(t) => {
+                for (key, value) in t.iter() {
+                    let name: &str = key.get_ref();
+                    let full = if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
+                    walk(text, &full, value, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (key, value) in root.iter() {
+        walk(text, key.get_ref(), value, &mut out);
+    }
+    out
+}
+
 /// Every key the model does not know, each with where it is and the closest valid key.
-fn unknown_keys(text: &str) -> Result<Vec<Problem>, Error> {
-    let doc = DeTable::parse(text).map_err(|e| Error::input(toml_problem(text, &e)))?;
-    let root = doc.get_ref();
+fn unknown_keys(text: &str, root: &DeTable<'_>) -> Vec<Problem> {
     let mut out = Vec::new();
     unknown_in(text, root, TOP_KEYS, "", &mut out);
     if let Some(stack) = root.get("stack").and_then(|v| table(v.get_ref())) {
@@ -317,5 +353,5 @@ fn unknown_keys(text: &str) -> Result<Vec<Problem>, Error> {
     }
     // In file order, as an editor would walk them.
     out.sort_by_key(|(start, _)| *start);
-    Ok(out.into_iter().map(|(_, p)| p).collect())
+    out.into_iter().map(|(_, p)| p).collect()
 }

@@ -34,11 +34,48 @@ pub(super) fn check(
             svc.key("healthcheck.path"),
             format!("`{}` must start with `/`", healthcheck.path),
         ));
+    } else if let Some(bad) = not_in_url(&healthcheck.path) {
+        problems.push(
+            Problem::new(
+                svc.key("healthcheck.path"),
+                format!(
+                    "`{}` holds {bad}, which a URL path cannot",
+                    healthcheck.path
+                ),
+            )
+            .hint("percent-encode it (a space is `%20`): the path is sent as written"),
+        );
     }
     if healthcheck.command.as_ref().is_some_and(Vec::is_empty) {
         problems.push(Problem::new(svc.key("healthcheck.command"), "is empty"));
     }
     healthcheck
+}
+
+/// The first thing in `path` that an HTTP request's path and query cannot hold as written
+/// (RFC 3986: unreserved and sub-delimiter characters, `:@/?`, and `%` with two hex
+/// digits), described; `None` when it is a valid path.
+fn not_in_url(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = bytes.get(i + 1..i + 3);
+            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                return Some("a `%` without two hex digits after it".to_string());
+            }
+            i += 3;
+            continue;
+        }
+        let allowed = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?".contains(&b);
+        if !allowed {
+            let c = path[i..].chars().next().unwrap_or_default();
+            return Some(format!("{c:?} (U+{:04X})", u32::from(c)));
+        }
+        i += 1;
+    }
+    None
 }
 
 /// `healthcheck.<field>`, or `default`; reported when it is not a duration.

@@ -10,6 +10,7 @@ mod dependencies;
 mod edge;
 mod health;
 mod kinds;
+mod lists;
 mod location;
 mod names;
 mod paths;
@@ -121,6 +122,7 @@ impl<'a> Services<'a> {
         let healthcheck = health::check(svc, &raw.healthcheck, problems);
         let security = security::check(svc, &raw.security, problems);
         swarm::check(svc, raw.replicas, &raw.placement, problems);
+        lists::duplicates(svc, raw, problems);
         // Only now: every topic above is checked even when the source is wrong.
         let source = source?;
 
