@@ -16,7 +16,8 @@ use globset::{Glob, GlobMatcher};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::stack::{ImageSource, Stack};
+use crate::error::{Error, Problem};
+use crate::stack::{ImageSource, Stack, file};
 
 /// Bumped when the manifest format changes, so old and new hashes never collide.
 const MANIFEST_VERSION: &str = "stackgen-inputs-v1";
@@ -189,6 +190,18 @@ fn list_context(context: &Path) -> Result<BTreeMap<String, ListedFile>> {
         let rel = relative(context, entry.path());
         if ignore.excludes(&rel) {
             continue;
+        }
+        let kind = entry.file_type();
+        if !kind.is_file() && !kind.is_symlink() {
+            // Opening a FIFO would wait for a writer forever, a device could read forever.
+            return Err(Error::input(
+                Problem::new(
+                    entry.path().display().to_string(),
+                    format!("not a regular file, but {}", file::describe(kind)),
+                )
+                .hint("a build context holds files, folders and symlinks: remove it, or list it in `.dockerignore`"),
+            )
+            .into());
         }
         files.insert(
             rel,
@@ -391,6 +404,22 @@ mod tests {
         let after = hash_stack(&stack).expect("hash");
         assert_ne!(before["a"].hash, after["a"].hash);
         assert_eq!(before["b"].hash, after["b"].hash);
+    }
+
+    #[test]
+    fn a_fifo_in_a_context_is_bad_input_not_a_hang() {
+        let (dir, stack) = stack_with(&[("apps/a/app.py", "a")], &["a"]);
+        let fifo = dir.path().join("apps/a/pipe");
+        let c = std::ffi::CString::new(fifo.to_str().expect("utf8")).expect("cstring");
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = hash_stack(&stack).expect_err("a FIFO is refused");
+        let input = err.downcast_ref::<Error>().expect("a stackgen error");
+        assert_eq!(input.exit_code(), 2, "{input}");
+        assert!(
+            input.to_string().contains("not a regular file, but a FIFO"),
+            "{input}"
+        );
     }
 
     #[test]

@@ -409,7 +409,7 @@ fn environment(root: &Path) -> Result<Environment<'static>, Error> {
         ));
     }
     let mut env = Environment::new();
-    env.set_loader(minijinja::path_loader(dir));
+    env.set_loader(move |name| load_template(&dir, name));
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     // A custom mode, so a macro's output (template text, already formatted) counts as
     // written and is not quoted again; the formatter does the quoting.
@@ -423,6 +423,26 @@ fn environment(root: &Path) -> Result<Environment<'static>, Error> {
     env.add_filter("tojson", yaml::refused);
     env.add_filter("q", yaml::q);
     Ok(env)
+}
+
+/// A template's text, read as stack files are (a regular file only, up to 1 MiB, UTF-8);
+/// `None` when there is no such template. Names with `..` or an empty segment name none.
+fn load_template(dir: &Path, name: &str) -> Result<Option<String>, minijinja::Error> {
+    if name.split('/').any(|seg| seg.is_empty() || seg == "..") {
+        return Ok(None);
+    }
+    let path = dir.join(name);
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Ok(None);
+    }
+    crate::stack::file::read(&path, &format!("templates/{name}"))
+        .map(Some)
+        .map_err(|p| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::TemplateNotFound,
+                format!("cannot load `templates/{name}`: {}", p.message),
+            )
+        })
 }
 
 fn template_error(root: &Path, err: minijinja::Error) -> Error {

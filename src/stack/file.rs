@@ -64,9 +64,17 @@ pub fn read(path: &Path, name: &str) -> Result<String, Problem> {
 }
 
 fn what(meta: &std::fs::Metadata) -> &'static str {
+    describe(meta.file_type())
+}
+
+/// What a file that is not a regular file is, for a message: `a FIFO (named pipe)`.
+pub fn describe(t: std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
-    let t = meta.file_type();
-    if t.is_dir() {
+    if t.is_file() {
+        "a regular file"
+    } else if t.is_symlink() {
+        "a symlink"
+    } else if t.is_dir() {
         "a folder"
     } else if t.is_fifo() {
         "a FIFO (named pipe)"

@@ -117,9 +117,13 @@ pub fn load(root: &Path, name: &str, targets: &[TargetKind]) -> Loaded {
         .iter()
         .filter(|t| raw.role.deploys_on(**t) && !dir.join(t.spec().partial).is_file())
         .map(|t| {
+            let what = match std::fs::metadata(dir.join(t.spec().partial)) {
+                Ok(meta) => format!("is {}, not a regular file", super::file::describe(meta.file_type())),
+                Err(_) => "is missing".to_string(),
+            };
             (
                 format!(
-                    "kind `{name}` has no partial for the `{t}` target: `{}/{}` is missing",
+                    "kind `{name}` has no partial for the `{t}` target: `{}/{}` {what}",
                     layout::kind_dir(name),
                     t.spec().partial
                 ),

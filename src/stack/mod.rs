@@ -16,7 +16,7 @@ use std::path::Path;
 use crate::error::{Error, Problem};
 use crate::state::layout::STACK_FILE;
 
-mod file;
+pub mod file;
 pub mod kind;
 mod model;
 mod raw;
