@@ -178,7 +178,8 @@ fn at_span(text: &str, span: &std::ops::Range<usize>) -> String {
 
 /// Validation locates a problem by the key that holds it (`stack.toml: services.hello.build`);
 /// this adds where that key is written: `stack.toml:27:1: services.hello.build`. A key
-/// not in the file (a default) is located at the nearest table above it that is.
+/// not in the file (a default) is located at the nearest table above it that is, and a
+/// problem of the whole file at its end.
 pub(super) fn locate(text: &str, problems: Vec<Problem>) -> Vec<Problem> {
     let Ok(doc) = DeTable::parse(text) else {
         return problems;
@@ -193,6 +194,10 @@ pub(super) fn locate(text: &str, problems: Vec<Problem>) -> Vec<Problem> {
             });
             if let Some((key, span)) = found {
                 p.location = format!("{}: {key}", at_span(text, &span));
+            } else if p.location == STACK_FILE {
+                // About the file as a whole (no services at all): its end, where the
+                // missing part would go.
+                p.location = at_span(text, &(text.len()..text.len()));
             }
             p
         })
