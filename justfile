@@ -15,14 +15,16 @@ test: tools base lint
     just bench-smoke
 
 # Static checks: formatting, clippy (no function over 100 lines in src/), the module
-# layers and no import cycle, generated files up to date, the security policy, hadolint
-# on every Dockerfile, compose-lint (CIS-mapped rules) on the compose file.
+# layers and no import cycle, generated files and stack.schema.json up to date, the
+# security policy, hadolint on every Dockerfile, compose-lint (CIS-mapped rules) on the
+# compose file.
 lint: tools
     cargo fmt --check
     cargo clippy --locked --all-targets -- -D warnings
     cargo test --locked --test structure
     cargo build --locked --release
     {{stackgen}} render --check
+    {{stackgen}} schema --check
     {{stackgen}} check
     hadolint apps/*/Dockerfile images/*/Dockerfile
     compose-lint --config .compose-lint.yml --fail-on low --strict-config --skip-suppressed -q generated/docker-compose.yml

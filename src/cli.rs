@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 /// `docker compose up --wait`.
 ///
 /// Exit codes: 0 success, 1 deploy or runtime failure (or stale files with `render
-/// --check`), 2 bad input (stack file, template, command line).
+/// --check` or `schema --check`), 2 bad input (stack file, template, command line).
 #[derive(Debug, Parser)]
 #[command(name = "stackgen", version)]
 pub struct Cli {
@@ -39,6 +39,17 @@ pub enum Command {
     /// Render `generated/docker-compose.yml` and `generated/stack.lock` from the stack.
     Render {
         /// Write nothing; exit 1 if the generated files differ from what would be rendered.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print the JSON Schema of `stack.toml`, for editors: completion, and inline errors
+    /// for unknown keys and wrong types.
+    ///
+    /// Generated from the model stackgen reads. Editors read a committed copy,
+    /// `stack.schema.json` at the project root, named by `#:schema ./stack.schema.json` as
+    /// the first line of `stack.toml`.
+    Schema {
+        /// Print no schema; exit 1 if `stack.schema.json` is missing or differs from it.
         #[arg(long)]
         check: bool,
     },

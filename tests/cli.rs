@@ -92,9 +92,9 @@ fn bad_stack_file_exits_2_with_every_problem_and_writes_nothing() {
         assert_exit(&out, 2);
         assert_eq!(
             stderr(&out),
-            "error: stack.toml:50:1: services.greeter.depends_on: depends on `database`, which is not declared\n  \
+            "error: stack.toml:51:1: services.greeter.depends_on: depends on `database`, which is not declared\n  \
              hint: declare `[services.database]` or remove it from depends_on\n\
-             error: stack.toml:43:1: services.hello.publish: host port 8081 is also published by `greeter`, and neither names `hosts`\n  \
+             error: stack.toml:44:1: services.hello.publish: host port 8081 is also published by `greeter`, and neither names `hosts`\n  \
              hint: on a shared port, give each service but one its own `hosts`\n",
             "for {cmd:?}"
         );

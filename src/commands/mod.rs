@@ -11,6 +11,7 @@ mod push;
 mod render;
 mod restore;
 mod rollback;
+mod schema;
 mod secrets;
 mod status;
 mod up;
@@ -29,6 +30,7 @@ pub fn execute(cli: &Cli) -> Result<u8> {
     let target = cli.target.as_deref().and_then(TargetKind::from_name);
     match &cli.command {
         Command::Render { check } => render::run(dir, *check),
+        Command::Schema { check } => schema::run(dir, *check),
         Command::Check { json } => check::run(dir, *json),
         Command::Up {
             force,

@@ -20,6 +20,7 @@ pub mod file;
 pub mod kind;
 mod model;
 mod raw;
+mod schema;
 mod syntax;
 pub mod target;
 #[cfg(test)]
@@ -28,6 +29,7 @@ mod validate;
 
 pub use kind::{Kind, Role};
 pub use model::{Healthcheck, ImageSource, Security, Service, Stack, TargetConfig};
+pub use schema::schema_json;
 pub use target::{TargetKind, TargetSpec};
 
 impl Stack {

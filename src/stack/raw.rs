@@ -1,50 +1,91 @@
 //! The raw model: exactly what `stack.toml` says, as serde reads it (unknown keys
 //! rejected), and the problems found before there is a model at all: every unknown key
 //! with its line, column and a did-you-mean, and TOML syntax and type errors located the
-//! same way. Private to `stack/`: only validation reads it.
+//! same way. Private to `stack/`: only validation reads it, and `schema` derives the JSON
+//! Schema of `stack.toml` from it.
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
 use crate::error::{Error, Problem};
 use crate::stack::syntax::line_col;
+use crate::stack::target::TargetKind;
 use crate::state::layout::STACK_FILE;
 
-#[derive(Debug, Deserialize)]
+// The doc comments and `schemars` attributes below are also the JSON Schema of
+// `stack.toml` (`stackgen schema`): its descriptions, defaults and constraints. A
+// constraint is written here only when validation enforces exactly it, so the schema
+// never rejects a stack stackgen accepts (tests/schema.rs checks the edges).
+
+/// A stackgen stack: the services to deploy, from which `stackgen render` writes
+/// `generated/docker-compose.yml`.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "StackFile")]
 pub(super) struct RawStackFile {
+    /// The stack's name, base image, and where its published ports listen.
     pub(super) stack: RawStack,
+    /// Where `stackgen up` deploys; without this table, compose on this host.
     pub(super) target: Option<RawTarget>,
+    /// Secrets stackgen generates on first deploy, by name; a service lists the ones it
+    /// may read in its `secrets`.
     #[serde(default)]
+    #[schemars(extend("default" = {}))]
     pub(super) secrets: BTreeMap<String, RawSecret>,
+    /// The services, by name: the table name is the service name (a DNS label). At least
+    /// one is needed.
     #[serde(default)]
+    #[schemars(extend("default" = {}))]
     pub(super) services: BTreeMap<String, RawService>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The `[stack]` table.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Stack")]
 pub(super) struct RawStack {
+    /// The compose project name and image namespace: lowercase letters, digits, `-` and
+    /// `_`, starting with a letter or digit, at most 63 characters.
+    #[schemars(pattern(r"^[a-z0-9][a-z0-9_-]{0,62}$"))]
     pub(super) name: String,
+    /// The image every Dockerfile builds FROM, passed to each build as `BASE_IMAGE`, like
+    /// `debian:bookworm-slim`.
     pub(super) base_image: String,
+    /// The IP address published ports listen on.
     #[serde(default = "default_bind_address")]
     pub(super) bind_address: String,
+    /// Seconds `up --wait` may take before the deploy fails.
     #[serde(default = "default_wait_timeout")]
+    #[schemars(range(min = 1))]
     pub(super) wait_timeout: u32,
 }
 
 /// Where the stack deploys: one host (compose) or a Docker Swarm through a registry.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Target")]
 pub(super) struct RawTarget {
+    /// The target `up` deploys to unless `--target` says otherwise: `compose` (this host)
+    /// or `swarm` (`docker stack deploy` of `generated/stack.yml`).
     #[serde(default = "default_target")]
+    #[schemars(schema_with = "target_names")]
     pub(super) default: String,
+    /// The registry a swarm pulls the images from, as `host[:port]`, like
+    /// `127.0.0.1:5000`; with it, `render` also writes `generated/stack.yml`. A swarm
+    /// target needs it.
     pub(super) registry: Option<String>,
 }
 
 fn default_target() -> String {
     "compose".to_string()
+}
+
+/// `[target] default` takes exactly the names of the targets.
+fn target_names(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "enum": TargetKind::NAMES })
 }
 
 fn default_bind_address() -> String {
@@ -55,10 +96,16 @@ fn default_wait_timeout() -> u32 {
     120
 }
 
-#[derive(Debug, Deserialize)]
+/// A secret stackgen generates on first deploy into `.stackgen/secrets/`; a service that
+/// lists it reads it at `/run/secrets/<name>`. It is never rendered into the generated
+/// files.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Secret")]
 pub(super) struct RawSecret {
+    /// How many characters (letters and digits) the generated value has.
     #[serde(default = "default_secret_length")]
+    #[schemars(range(min = 16, max = 256))]
     pub(super) length: u32,
 }
 
@@ -66,57 +113,107 @@ fn default_secret_length() -> u32 {
     32
 }
 
-#[derive(Debug, Deserialize)]
+// Durations as validation reads them: digits and a unit, like `500ms`, `2s` or `1m`.
+const DURATION: &str = r"^[0-9]+(ms|s|m|h)$";
+
+/// A `[services.<name>]` table: one service, built from a folder of the project or run
+/// from a ready-made image.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Service")]
 pub(super) struct RawService {
+    /// The kind of service: the folder `templates/kinds/<kind>/` (shipped: `python-web`,
+    /// `postgres`, `edge`).
     pub(super) kind: String,
+    /// The build context: a folder inside the project. A service has `build` or
+    /// `image`, not both.
     pub(super) build: Option<String>,
+    /// The Dockerfile, project-relative, with `build`; default `<build>/Dockerfile`.
     pub(super) dockerfile: Option<String>,
+    /// A ready-made image instead of `build`, like `nginx:1.27`.
     pub(super) image: Option<String>,
-    /// The container port; the edge has none (its admin API is a Unix socket).
+    /// The port the service listens on inside its container; required for every kind but
+    /// the edge, which has none (its admin API is a Unix socket).
+    #[schemars(range(min = 1))]
     pub(super) port: Option<u16>,
+    /// The host port to publish the service on (on the edge, when the stack has one);
+    /// `0` takes any free port; without it the service is not published.
     pub(super) publish: Option<u16>,
     /// Host names the edge routes to this service on its `publish` port.
     #[serde(default)]
     pub(super) hosts: Vec<String>,
+    /// Build arguments, with `build`; `BASE_IMAGE` is always set by stackgen.
     #[serde(default)]
     pub(super) build_args: BTreeMap<String, String>,
+    /// Environment variables: plain settings only; secrets go in `secrets`.
     #[serde(default)]
     pub(super) environment: BTreeMap<String, String>,
+    /// Services this one starts after, once they are healthy.
     #[serde(default)]
     pub(super) depends_on: Vec<String>,
+    /// Secrets declared in `[secrets]` this service may read, at `/run/secrets/<name>`.
     #[serde(default)]
     pub(super) secrets: Vec<String>,
+    /// Project folders mounted read-only: folder -> absolute container path.
     #[serde(default)]
     pub(super) mounts: BTreeMap<String, String>,
+    /// An absolute container path where a named volume `<service>-data` is mounted.
+    #[schemars(pattern(r"^/"))]
     pub(super) data: Option<String>,
+    /// How the engine checks that the service is ready; all keys optional.
     #[serde(default)]
+    #[schemars(extend("default" = {}))]
     pub(super) healthcheck: RawHealthcheck,
+    /// Relaxations of the hardened defaults; all keys optional.
     #[serde(default)]
+    #[schemars(extend("default" = {}))]
     pub(super) security: RawSecurity,
+    /// Swarm: how many tasks to run.
+    #[schemars(range(min = 1), extend("default" = 1))]
     pub(super) replicas: Option<u32>,
+    /// Swarm: where tasks may run, like `node.labels.stackgen.db == true`.
     #[serde(default)]
     pub(super) placement: Vec<String>,
 }
 
 /// Explicit relaxations of the hardened defaults; each shows up in `check` and the diff.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Security")]
 pub(super) struct RawSecurity {
+    /// `false` makes the container's root filesystem writable.
+    #[schemars(extend("default" = true))]
     pub(super) read_only: Option<bool>,
+    /// Capabilities added back after all are dropped, like `NET_BIND_SERVICE`; never
+    /// `ALL`.
     #[serde(default)]
     pub(super) cap_add: Vec<String>,
+    /// Replaces the kind's non-root user: `uid`, `uid:gid` or a user name.
     pub(super) user: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The service's health check; the defaults are filled in by validation.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Healthcheck")]
 pub(super) struct RawHealthcheck {
+    /// The path the kind's default check probes.
+    #[schemars(pattern(r"^/"), extend("default" = "/"))]
     pub(super) path: Option<String>,
+    /// A command that replaces the kind's default check, like `["CMD", "true"]`.
+    #[schemars(length(min = 1))]
     pub(super) command: Option<Vec<String>>,
+    /// How often the check runs.
+    #[schemars(pattern(DURATION), extend("default" = "1s"))]
     pub(super) interval: Option<String>,
+    /// How long one check may take.
+    #[schemars(pattern(DURATION), extend("default" = "3s"))]
     pub(super) timeout: Option<String>,
+    /// Failures in a row before the service counts as unhealthy.
+    #[schemars(extend("default" = 3))]
     pub(super) retries: Option<u32>,
+    /// Time to start in, during which failures do not count.
+    #[schemars(pattern(DURATION), extend("default" = "15s"))]
     pub(super) start_period: Option<String>,
 }
 

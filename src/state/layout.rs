@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 /// The stack file at the project root.
 pub const STACK_FILE: &str = "stack.toml";
+/// The JSON Schema of the stack file, as `stackgen schema` prints it (committed, for
+/// editors).
+pub const SCHEMA_FILE: &str = "stack.schema.json";
 
 /// The templates folder, and inside it the kinds: one folder per kind of service.
 pub const TEMPLATES_DIR: &str = "templates";
