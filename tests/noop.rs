@@ -113,7 +113,7 @@ fn config_hashes(stack: &E2eStack) -> BTreeMap<String, String> {
 
 /// `mem_limit: 256m` -> `300m` in hello's section of a compose text.
 fn edit_hello(compose: &str) -> String {
-    let at = compose.find("\n  hello:\n").expect("hello's section");
+    let at = compose.find("\n  \"hello\":\n").expect("hello's section");
     let (head, tail) = compose.split_at(at);
     format!(
         "{head}{}",

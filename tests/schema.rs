@@ -285,7 +285,17 @@ const EDGES: &[(&str, &[&str])] = &[
     ("services.db.data", &["\"/x\"", "\"x\"", "\"\""]),
     (
         "services.hello.healthcheck.path",
-        &["\"/\"", "\"/healthz\"", "\"healthz\"", "\"\""],
+        &[
+            "\"/\"",
+            "\"/healthz\"",
+            "\"healthz\"",
+            "\"\"",
+            "\"/a b\"",
+            "\"/a%20b?x=1&y='$'\"",
+            "\"/100%\"",
+            "\"/%zz\"",
+            "\"/caf\\u00e9\"",
+        ],
     ),
     (
         "services.hello.healthcheck.command",

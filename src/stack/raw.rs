@@ -197,8 +197,12 @@ pub(super) struct RawSecurity {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Healthcheck")]
 pub(super) struct RawHealthcheck {
-    /// The path the kind's default check probes.
-    #[schemars(pattern(r"^/"), extend("default" = "/"))]
+    /// The path (and query) the kind's default check probes, sent as written: `/` and
+    /// then URL characters only (RFC 3986); percent-encode others (a space is `%20`).
+    #[schemars(
+        pattern(r"^/([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*$"),
+        extend("default" = "/")
+    )]
     pub(super) path: Option<String>,
     /// A command that replaces the kind's default check, like `["CMD", "true"]`.
     #[schemars(length(min = 1))]
