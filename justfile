@@ -1,6 +1,8 @@
 # stackgen: one command deploys the stack. `just --list` shows the recipes.
 
-stackgen := "target/release/stackgen"
+# Wherever cargo puts it: `CARGO_TARGET_DIR` when set (many Rust users set it), else target/.
+stackgen := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() / "target") / "release" / "stackgen"
+export STACKGEN_BIN := stackgen
 # The base image every Dockerfile builds FROM, as stack.toml names it.
 base_image := `sed -n 's/^base_image *= *"\([^"]*\)".*/\1/p' stack.toml`
 

@@ -7,7 +7,7 @@
 # it never collides with a `just deploy` running on the same host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sg="$PWD/target/release/stackgen"
+sg="${STACKGEN_BIN:-$PWD/target/release/stackgen}"
 name="stackgen-swarm"
 work=$(mktemp -d /tmp/stackgen-swarm-demo.XXXXXX)
 registry_state="$work/registry"
