@@ -3,6 +3,8 @@
 # Wherever cargo puts it: `CARGO_TARGET_DIR` when set (many Rust users set it), else target/.
 stackgen := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() / "target") / "release" / "stackgen"
 export STACKGEN_BIN := stackgen
+# The project's own virtualenv for Python tools (scripts/ensure-tools.sh makes it).
+venv := justfile_directory() / ".venv"
 # The base image every Dockerfile builds FROM, as stack.toml names it.
 base_image := `sed -n 's/^base_image *= *"\([^"]*\)".*/\1/p' stack.toml`
 
@@ -12,7 +14,7 @@ deploy: tools base build
     just smoke
 
 # Run every test: lints, unit tests, and end-to-end tests against the real Docker engine.
-test: tools base lint
+test: test-tools base lint
     cargo test --locked
     just bench-smoke
 
@@ -20,7 +22,7 @@ test: tools base lint
 # layers and no import cycle, generated files and stack.schema.json up to date, the
 # security policy, hadolint on every Dockerfile, compose-lint (CIS-mapped rules) on the
 # compose file.
-lint: tools
+lint: test-tools
     cargo fmt --check
     cargo clippy --locked --all-targets -- -D warnings
     cargo test --locked --test structure
@@ -28,8 +30,8 @@ lint: tools
     {{stackgen}} render --check
     {{stackgen}} schema --check
     {{stackgen}} check
-    hadolint apps/*/Dockerfile images/*/Dockerfile
-    compose-lint --config .compose-lint.yml --fail-on low --strict-config --skip-suppressed -q generated/docker-compose.yml
+    {{venv}}/bin/hadolint apps/*/Dockerfile images/*/Dockerfile
+    {{venv}}/bin/compose-lint --config .compose-lint.yml --fail-on low --strict-config --skip-suppressed -q generated/docker-compose.yml
 
 # Query every published app; fail unless each answers "Hello, world!".
 smoke:
@@ -55,9 +57,13 @@ render: build
 base:
     scripts/base-image.sh "{{base_image}}"
 
-# Install the Docker Compose v2 plugin when it is missing.
+# Install the Docker Compose v2 plugin when it is missing (all `deploy` needs).
 tools:
-    scripts/ensure-tools.sh
+    scripts/ensure-tools.sh deploy
+
+# What the tests need besides: hadolint and compose-lint in .venv/, hyperfine.
+test-tools:
+    scripts/ensure-tools.sh test
 
 # The whole path to Docker Swarm on this machine: swarm init, local registry, push,
 # deploy, smoke check, clean up.
@@ -65,11 +71,11 @@ swarm-demo: tools base build
     scripts/swarm-demo.sh
 
 # Benchmarks side by side with plain compose and the hardware limit -> BENCHMARKS.md.
-bench: tools base build
+bench: test-tools base build
     python3 scripts/bench.py
 
 # CI's quick check that the benchmark harness still runs (tiny inputs, report discarded).
-bench-smoke: tools base build
+bench-smoke: test-tools base build
     python3 scripts/bench.py --smoke
 
 build:

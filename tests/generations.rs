@@ -62,6 +62,11 @@ fn a_failing_deploy_rolls_back_by_itself_and_keeps_the_data() {
         err.contains("rolled back to generation 1, which is healthy again"),
         "{err}"
     );
+    assert!(
+        err.contains("the rollback is done: generation 1 runs")
+            && err.contains("revert or fix the change first"),
+        "what to do next: {err}"
+    );
 
     // The previous version answers, no new generation, the data is there.
     assert_eq!(

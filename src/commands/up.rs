@@ -181,25 +181,36 @@ fn roll_back_after(target: &dyn Target, stack: &Stack, failure: Error) -> Result
         "\nrolling back to generation {} (the last good deploy)",
         good.number
     );
-    let message = match target.activate_generation(&good).map_err(|f| f.error) {
+    let (message, hint) = match target.activate_generation(&good).map_err(|f| f.error) {
         Ok(deployed) => {
             if let Some(proof) = &deployed.proof {
                 good.save_proof(&stack.root, proof)?;
             }
-            format!(
-                "{failure}; rolled back to generation {}, which is healthy again",
-                good.number
+            (
+                format!(
+                    "{failure}; rolled back to generation {}, which is healthy again",
+                    good.number
+                ),
+                format!(
+                    "the rollback is done: generation {} runs. `generated/` still holds the failed \
+                     change, so `status` says drifted and the next `up` would deploy it again: \
+                     revert or fix the change first (`git diff` shows it), then `stackgen up`. \
+                     `stackgen up --no-rollback` leaves a failed deploy in place to debug it",
+                    good.number
+                ),
             )
         }
-        Err(e) => format!(
-            "{failure}; rolling back to generation {} failed too: {e}",
-            good.number
+        Err(e) => (
+            format!(
+                "{failure}; rolling back to generation {} failed too: {e}",
+                good.number
+            ),
+            "the stack may be partly down: `stackgen status` shows each service; \
+             `stackgen rollback` tries again, `stackgen history` lists what deployed before"
+                .to_string(),
         ),
     };
-    Ok(Error::runtime(
-        message,
-        Some("fix the service and run `stackgen up` again; `stackgen up --no-rollback` leaves a failed deploy in place to debug it".into()),
-    ))
+    Ok(Error::runtime(message, Some(hint)))
 }
 
 /// Records a new generation, unless this deploy is exactly the current one again (as a
