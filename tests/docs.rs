@@ -33,7 +33,11 @@ fn no_dependency_needs_a_newer_rust() {
         .current_dir(repo())
         .output()
         .expect("cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let ours = version(&declared());
     let newer: Vec<String> = meta["packages"]
@@ -45,5 +49,8 @@ fn no_dependency_needs_a_newer_rust() {
             (version(v) > ours).then(|| format!("{} needs {v}", p["name"]))
         })
         .collect();
-    assert!(newer.is_empty(), "dependencies need a newer Rust: {newer:?}");
+    assert!(
+        newer.is_empty(),
+        "dependencies need a newer Rust: {newer:?}"
+    );
 }
