@@ -45,6 +45,22 @@ diff: build
 status: build
     {{stackgen}} status
 
+# The services' logs: `just logs hello -f`, `just logs --since 10m`, `just logs --tail 20 db`.
+logs *args: build
+    {{stackgen}} logs {{args}}
+
+# The generations: every successful deploy, the current one marked (`--json` too).
+history *args: build
+    {{stackgen}} history {{args}}
+
+# Deploy an earlier generation again, building nothing: `just rollback [N]`.
+rollback *args: build
+    {{stackgen}} rollback {{args}}
+
+# Dump the database into .stackgen/backups/ (checked whole before it is kept).
+backup *args: build
+    {{stackgen}} backup {{args}}
+
 # Stop the stack; its data volume is kept (`{{stackgen}} down --volumes` deletes it).
 down: build
     {{stackgen}} down

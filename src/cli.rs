@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
 /// `docker compose up --wait`.
 ///
 /// Exit codes: 0 success, 1 deploy or runtime failure (or stale files with `render
-/// --check` or `schema --check`), 2 bad input (stack file, template, command line).
+/// --check` or `schema --check`), 2 bad input (stack file, template, command line);
+/// `logs` otherwise ends with the code of the docker command it ran.
 #[derive(Debug, Parser)]
 #[command(name = "stackgen", version)]
 pub struct Cli {
@@ -137,6 +138,32 @@ pub enum Command {
     },
     /// Print `<service>\t<url>` for each published service of the running stack.
     Urls,
+    /// Show the services' logs: `docker compose logs` on one host, `docker service logs`
+    /// on a swarm, their lines as they come and their exit code.
+    ///
+    /// Every line starts with its container's (on a swarm: its task's) name. On a swarm
+    /// without SERVICE the services come one after another in name order, or with
+    /// `--follow` all at once, their lines interleaved as they arrive. Exit 1, before
+    /// anything is started, when no container of the stack (or of SERVICE) exists;
+    /// Ctrl-C ends `--follow` with exit 0.
+    Logs {
+        /// The service, as named in stack.toml (default: every service).
+        service: Option<String>,
+        /// Keep printing new lines until Ctrl-C.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Only lines since TIME: a duration back from now (`10m`, `1h30m`), a date and
+        /// time (`2026-12-01T10:00:00` in this host's zone; RFC 3339 with `Z` or
+        /// `+01:00`), or unix seconds.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only the last N lines of each container (`all`, the default: every line).
+        #[arg(long, value_name = "N")]
+        tail: Option<String>,
+        /// Start each line with the time the engine received it.
+        #[arg(long, short = 't')]
+        timestamps: bool,
+    },
     /// Dump the stack's data into `.stackgen/backups/<time>-gen<N>.sql.gz` (0600, verified).
     ///
     /// Runs the database kind's dump in a one-shot container of the service; prints the

@@ -7,6 +7,7 @@ mod diff;
 mod down;
 mod gc;
 mod history;
+mod logs;
 mod push;
 mod render;
 mod restore;
@@ -58,6 +59,23 @@ pub fn execute(cli: &Cli) -> Result<u8> {
         Command::Why { service, json } => why::run(dir, service, *json, target),
         Command::Status { json } => status::run(dir, *json, target),
         Command::Urls => urls::run(dir, target),
+        Command::Logs {
+            service,
+            follow,
+            since,
+            tail,
+            timestamps,
+        } => logs::run(
+            dir,
+            &logs::LogsRequest {
+                service: service.as_deref(),
+                follow: *follow,
+                since: since.as_deref(),
+                tail: tail.as_deref(),
+                timestamps: *timestamps,
+                target,
+            },
+        ),
         Command::Backup { lock_timeout } => backup::run(dir, *lock_timeout, target),
         Command::Restore {
             file,

@@ -6,10 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 
 use crate::engine::api::{self, Api};
+use crate::engine::logs::LogOptions;
 use crate::error::Error;
 
 /// The docker CLI to run; `STACKGEN_DOCKER` overrides it (tests, unusual installs).
@@ -628,6 +630,139 @@ pub fn container_logs(id: &str, tail: u32) -> Result<String> {
         .join("\n"))
 }
 
+/// How [`stream`]ed commands ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Streamed {
+    /// The first command's code that was not 0 (128 + N for one killed by signal N); 0
+    /// when all succeeded.
+    pub code: u8,
+    /// Whether Ctrl-C (SIGINT) came while they ran.
+    pub interrupted: bool,
+}
+
+/// Runs the `docker` commands all at once, their stdout and stderr straight to ours (no
+/// capture, so each line shows when docker writes it), and waits for every one.
+///
+/// Ctrl-C does not end stackgen meanwhile: the terminal sends SIGINT to the whole
+/// foreground group, so the commands get it too and end by themselves; stackgen notes
+/// it, passes it on once to those still running (for a SIGINT sent to stackgen alone),
+/// and returns when all have ended, so the caller decides what an interrupt means. A
+/// stackgen killed otherwise takes the commands with it (`PR_SET_PDEATHSIG`).
+pub fn stream(commands: &[Vec<String>]) -> Result<Streamed> {
+    let noted = SigintNoted::install();
+    let mut handles = Vec::new();
+    for args in commands {
+        let handle = docker_cmd(args)
+            .stdin_null()
+            .unchecked()
+            .start()
+            .with_context(|| format!("cannot run `{} {}`", docker(), args.join(" ")))?;
+        handles.push(handle);
+    }
+    let mut ended: Vec<Option<std::process::ExitStatus>> = vec![None; handles.len()];
+    let mut passed_on = false;
+    // Polled rather than waited for, so an interrupt can be passed on meanwhile.
+    loop {
+        for ((handle, end), args) in handles.iter().zip(&mut ended).zip(commands) {
+            if end.is_none() {
+                let out = handle.try_wait().with_context(|| {
+                    format!("cannot wait for `{} {}`", docker(), args.join(" "))
+                })?;
+                *end = out.map(|o| o.status);
+            }
+        }
+        if ended.iter().all(Option::is_some) {
+            break;
+        }
+        if noted.interrupted() && !passed_on {
+            passed_on = true;
+            for (handle, _) in handles.iter().zip(&ended).filter(|(_, e)| e.is_none()) {
+                for pid in handle.pids() {
+                    // SAFETY: kill(2) of a child we started and have not reaped yet, so
+                    // its pid cannot have been reused.
+                    unsafe {
+                        libc::kill(pid as libc::pid_t, libc::SIGINT);
+                    }
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let code = ended
+        .into_iter()
+        .flatten()
+        .map(exit_code)
+        .find(|c| *c != 0)
+        .unwrap_or(0);
+    Ok(Streamed {
+        code,
+        interrupted: noted.interrupted(),
+    })
+}
+
+/// A child's exit status as a shell shows it: its code, or 128 + the signal that killed it.
+fn exit_code(status: std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code & 0xff).unwrap_or(1),
+        (None, Some(signal)) => u8::try_from((128 + signal).min(255)).unwrap_or(255),
+        (None, None) => 1,
+    }
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn note_interrupt(_signal: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// While it lives, SIGINT is noted instead of ending stackgen; dropped, the handler
+/// before it is back. A handler rather than `SIG_IGN`: `exec` resets a handler to the
+/// default in the children, while an ignored signal would stay ignored there. Where
+/// SIGINT is ignored already (a background job of a script, `nohup`), it stays so.
+struct SigintNoted {
+    old: Option<libc::sigaction>,
+}
+
+impl SigintNoted {
+    fn install() -> SigintNoted {
+        INTERRUPTED.store(false, Ordering::SeqCst);
+        // SAFETY: sigaction is given valid, zero-initialised structs; the handler only
+        // stores to an atomic, which is async-signal-safe.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(libc::SIGINT, std::ptr::null(), &mut old) != 0
+                || old.sa_sigaction == libc::SIG_IGN
+            {
+                return SigintNoted { old: None };
+            }
+            let mut new: libc::sigaction = std::mem::zeroed();
+            new.sa_sigaction = note_interrupt as extern "C" fn(libc::c_int) as usize;
+            new.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut new.sa_mask);
+            let ok = libc::sigaction(libc::SIGINT, &new, &mut old) == 0;
+            SigintNoted {
+                old: ok.then_some(old),
+            }
+        }
+    }
+
+    fn interrupted(&self) -> bool {
+        INTERRUPTED.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for SigintNoted {
+    fn drop(&mut self) {
+        if let Some(old) = &self.old {
+            // SAFETY: puts back the disposition sigaction reported, unchanged.
+            unsafe {
+                libc::sigaction(libc::SIGINT, old, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
 /// Removes an image tag (the layers stay while another tag uses them).
 pub fn remove_image(tag: &str) -> Result<bool> {
     Ok(run(&strings(&["rmi", tag]))?.status.success())
@@ -708,6 +843,73 @@ pub fn stack_deploy_args(name: &str) -> Vec<String> {
         "-",
         name,
     ])
+}
+
+/// The names of a swarm stack's services without the `<stack>_` prefix, sorted: one
+/// engine query (`docker service ls` where the CLI talks to another engine). An engine
+/// that is no swarm manager has no services to list: that is an error saying so.
+pub fn stack_service_names(stack: &str) -> Result<Vec<String>> {
+    let label = format!("com.docker.stack.namespace={stack}");
+    let full: Vec<String> = match Api::local() {
+        Some(api) => {
+            let path = format!("/services?{}", api::label_filter(&label));
+            let list = api
+                .get_json(&path)
+                .map_err(|e| not_a_manager(&e).unwrap_or(e))?;
+            list.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["Spec"]["Name"].as_str().map(str::to_string))
+                .collect()
+        }
+        None => {
+            let filter = format!("label={label}");
+            let args = strings(&[
+                "service",
+                "ls",
+                "--filter",
+                &filter,
+                "--format",
+                "{{.Name}}",
+            ]);
+            let out = run(&args)?;
+            if !out.status.success() {
+                let e = anyhow::anyhow!("`docker service ls` failed: {}", text(&out.stderr));
+                return Err(not_a_manager(&e).unwrap_or(e));
+            }
+            text(&out.stdout).lines().map(str::to_string).collect()
+        }
+    };
+    let prefix = format!("{stack}_");
+    let mut names: Vec<String> = full
+        .iter()
+        .map(|n| n.strip_prefix(&prefix).unwrap_or(n).to_string())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The engine's "not a swarm manager" answer as the error an operator can act on.
+fn not_a_manager(e: &anyhow::Error) -> Option<anyhow::Error> {
+    format!("{e:#}").contains("not a swarm manager").then(|| {
+        Error::runtime(
+            "this Docker engine is not a manager of an active swarm",
+            Some(
+                "run `docker swarm init` (one node) or join a swarm, or use `--target compose`"
+                    .into(),
+            ),
+        )
+        .into()
+    })
+}
+
+/// `docker service logs` of one swarm service (`<stack>_<service>`) with the operator's
+/// options; docker prefixes each line with its task (`<stack>_<service>.1.<id>@<node>`).
+pub fn service_logs_args(full_name: &str, options: &LogOptions) -> Vec<String> {
+    let mut args = strings(&["service", "logs"]);
+    args.extend(options.flags());
+    args.push(full_name.to_string());
+    args
 }
 
 pub fn stack_rm(name: &str) -> Result<bool> {
@@ -989,6 +1191,18 @@ impl Project {
         Ok(status.status.success())
     }
 
+    /// `logs` with the operator's options, of one service or of every service.
+    pub fn logs_args(&self, options: &LogOptions, service: Option<&str>) -> Vec<String> {
+        let mut rest = vec!["logs".to_string()];
+        if !options.colour {
+            rest.push("--no-color".into());
+        }
+        rest.extend(options.flags());
+        rest.extend(service.map(str::to_string));
+        let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+        self.args(&rest)
+    }
+
     pub fn logs(&self, service: &str, tail: u32) -> Result<String> {
         let tail = tail.to_string();
         let out = run(&self.args(&["logs", "--no-color", "--tail", &tail, service]))?;
@@ -1028,6 +1242,45 @@ mod tests {
              /p/generated/docker-compose.yml down --remove-orphans"
         );
         assert!(p.down_args(true).ends_with(&["--volumes".to_string()]));
+    }
+
+    #[test]
+    fn logs_args_pass_the_options_and_the_service() {
+        let p = Project::new("demo", Path::new("/p/g/c.yml"), Path::new("/p/g"));
+        let options = LogOptions {
+            follow: true,
+            tail: Some("1".into()),
+            ..LogOptions::default()
+        };
+        assert_eq!(
+            p.logs_args(&options, Some("hello")).join(" "),
+            "compose --project-name demo --project-directory /p/g --file /p/g/c.yml logs \
+             --no-color --follow --tail 1 hello"
+        );
+        let coloured = LogOptions {
+            colour: true,
+            since: Some("10m".into()),
+            ..LogOptions::default()
+        };
+        assert!(p.logs_args(&coloured, None).ends_with(&[
+            "logs".to_string(),
+            "--since".into(),
+            "10m".into()
+        ]));
+        assert_eq!(
+            service_logs_args("demo_hello", &options).join(" "),
+            "service logs --follow --tail 1 demo_hello"
+        );
+    }
+
+    #[test]
+    fn exit_codes_read_like_a_shell_shows_them() {
+        use std::os::unix::process::ExitStatusExt;
+        let status = std::process::ExitStatus::from_raw;
+        assert_eq!(exit_code(status(0)), 0);
+        assert_eq!(exit_code(status(1 << 8)), 1);
+        assert_eq!(exit_code(status(130 << 8)), 130);
+        assert_eq!(exit_code(status(libc::SIGINT)), 130, "killed by SIGINT");
     }
 
     #[test]

@@ -30,6 +30,7 @@ mod validate;
 pub use kind::{Kind, Role};
 pub use model::{Healthcheck, ImageSource, Security, Service, Stack, TargetConfig};
 pub use schema::schema_json;
+pub use syntax::closest;
 pub use target::{TargetKind, TargetSpec};
 
 impl Stack {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
 use crate::error::{Error, Problem};
-use crate::stack::syntax::line_col;
+use crate::stack::syntax::{closest, line_col};
 use crate::stack::target::TargetKind;
 use crate::state::layout::STACK_FILE;
 
@@ -338,16 +338,6 @@ fn toml_problem(text: &str, err: &toml::de::Error) -> Problem {
     };
     Problem::new(at_span(text, &span), message)
         .hint("see the README's `stack.toml` reference for each key's type")
-}
-
-/// The known key closest to `key`, when it is close enough to be a likely typo.
-fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (strsim::damerau_levenshtein(key, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
-        .min()
-        .map(|(_, k)| k)
 }
 
 fn table<'a, 'i>(v: &'a DeValue<'i>) -> Option<&'a DeTable<'i>> {

@@ -1,6 +1,17 @@
 //! What a valid name, image reference and duration look like: pure predicates, shared by
 //! validation and by kind loading (a kind's name is a DNS label too), so they import
-//! nothing of the model.
+//! nothing of the model; and which known name a mistyped one most likely meant.
+
+/// The known name closest to `name`, when it is close enough to be a likely typo: the
+/// did-you-mean of unknown keys, and of commands naming a service.
+pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(name, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min()
+        .map(|(_, k)| k)
+}
 
 /// RFC 1123 label: what compose service names and DNS names on the network must be.
 pub fn is_dns_label(s: &str) -> bool {

@@ -10,7 +10,8 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::document::Document;
-use crate::engine::docker::{self, CONFIG_HASH_LABEL, Container, Project};
+use crate::engine::docker::{self, CONFIG_HASH_LABEL, Container, Project, Streamed};
+use crate::engine::logs::LogOptions;
 use crate::error::Error;
 use crate::pipeline::Evaluated;
 use crate::plan::{self, Desired, Observed, PlanInputs, Previous, Rollout};
@@ -234,6 +235,26 @@ impl Target for Compose<'_> {
                 "stack `{name}` is down; its volumes are kept (`stackgen down --volumes` deletes them)"
             )
         })
+    }
+
+    /// `docker compose logs` of the generated file: the containers of the project, also
+    /// those that exited (their last words are often the point). Asked first whether
+    /// there is any, since compose prints nothing and succeeds when there is none.
+    fn logs(&self, service: Option<&str>, options: &LogOptions) -> Result<Streamed> {
+        let containers = docker::containers(&self.stack.name)?;
+        if !containers
+            .iter()
+            .any(|c| service.is_none_or(|s| c.service == s))
+        {
+            let name = &self.stack.name;
+            let what = match service {
+                Some(s) => format!("no container of `{s}` (stack `{name}`) runs"),
+                None => format!("no container of stack `{name}` runs"),
+            };
+            return Err(Error::runtime(what, Some("deploy it with `stackgen up`".into())).into());
+        }
+        let project = self.project(&self.stack.root.join(self.file()));
+        docker::stream(&[project.logs_args(options, service)])
     }
 }
 

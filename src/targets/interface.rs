@@ -8,6 +8,8 @@ use std::io::Write;
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::engine::docker::Streamed;
+use crate::engine::logs::LogOptions;
 use crate::error::Error;
 use crate::pipeline::Evaluated;
 use crate::plan::{PlanInputs, Rollout};
@@ -119,6 +121,11 @@ pub trait Target: Sync {
     /// Stops and removes the stack; data volumes only with `volumes`. Returns what to
     /// tell the operator.
     fn down(&self, volumes: bool) -> Result<String>;
+
+    /// Streams the logs of `service` (of every service when `None`) straight to stdout
+    /// and stderr, as the target's own tool prints them, and says how that ended. Fails
+    /// before starting any process, after one engine query, when nothing of it exists.
+    fn logs(&self, service: Option<&str>, options: &LogOptions) -> Result<Streamed>;
 }
 
 /// The phrases that differ between targets, so the commands print without branching.

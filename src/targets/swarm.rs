@@ -9,7 +9,8 @@ use anyhow::Result;
 use sha2::Digest;
 
 use crate::document::Document;
-use crate::engine::docker::{self, SwarmService};
+use crate::engine::docker::{self, Streamed, SwarmService};
+use crate::engine::logs::LogOptions;
 use crate::error::{Error, Problem};
 use crate::pipeline::Evaluated;
 use crate::plan::{self, Desired, Observed, PlanInputs, Previous};
@@ -214,6 +215,61 @@ impl Target for Swarm<'_> {
         Ok(format!(
             "stack `{name}` is removed from the swarm; its volumes are kept"
         ))
+    }
+
+    /// `docker service logs` of each swarm service asked for. It takes one service at a
+    /// time, so without SERVICE: one after another in name order, or with `--follow` all
+    /// at once, their lines interleaved as they come; docker prefixes every line with
+    /// its task either way.
+    fn logs(&self, service: Option<&str>, options: &LogOptions) -> Result<Streamed> {
+        if let Some(svc) = service.and_then(|s| self.stack.services.get(s))
+            && !self.stack.role(svc).deploys_on(TargetKind::Swarm)
+        {
+            return Err(Error::input(
+                Problem::new(
+                    "logs",
+                    format!(
+                        "`{}` does not run on a swarm: it is the one-host edge",
+                        svc.name
+                    ),
+                )
+                .hint(format!(
+                    "`stackgen logs {} --target compose` on the host that runs it",
+                    svc.name
+                )),
+            )
+            .into());
+        }
+        let name = &self.stack.name;
+        let running: Vec<String> = docker::stack_service_names(name)?
+            .into_iter()
+            .filter(|s| service.is_none_or(|want| s == want))
+            .collect();
+        if running.is_empty() {
+            let what = match service {
+                Some(s) => format!("no swarm service `{name}_{s}` runs"),
+                None => format!("no service of stack `{name}` runs on the swarm"),
+            };
+            let hint = "deploy it with `stackgen up --target swarm`".to_string();
+            return Err(Error::runtime(what, Some(hint)).into());
+        }
+        let commands: Vec<Vec<String>> = running
+            .iter()
+            .map(|s| docker::service_logs_args(&format!("{name}_{s}"), options))
+            .collect();
+        if options.follow {
+            return docker::stream(&commands);
+        }
+        let mut end = Streamed::default();
+        for command in commands {
+            let one = docker::stream(&[command])?;
+            end.code = if end.code == 0 { one.code } else { end.code };
+            end.interrupted |= one.interrupted;
+            if one.interrupted {
+                break;
+            }
+        }
+        Ok(end)
     }
 }
 

@@ -1,0 +1,137 @@
+//! `stackgen logs [SERVICE] [-f] [--since TIME] [--tail N] [-t]`: the services' logs,
+//! as the target's own tool prints them (`docker compose logs`, `docker service logs`).
+//! Every argument is checked first: a mistake is exit 2 before the engine is asked
+//! anything. Exit 1 when nothing of the stack exists; else the tool's own exit code,
+//! or 0 when Ctrl-C ended `--follow`, the one way following ends.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::engine::docker;
+use crate::engine::logs::{self, LogOptions};
+use crate::error::{Error, Problem};
+use crate::output;
+use crate::stack::{self, Stack, TargetKind};
+use crate::targets;
+
+/// The command line of one `logs`, as typed.
+#[derive(Debug)]
+pub struct LogsRequest<'a> {
+    pub service: Option<&'a str>,
+    pub follow: bool,
+    pub since: Option<&'a str>,
+    pub tail: Option<&'a str>,
+    pub timestamps: bool,
+    pub target: Option<TargetKind>,
+}
+
+pub fn run(dir: &Path, request: &LogsRequest) -> Result<u8> {
+    let mut problems = flag_problems(request);
+    let stack = match Stack::load(dir) {
+        Ok(stack) => stack,
+        Err(Error::Input(more)) => {
+            problems.extend(more);
+            return Err(Error::Input(problems).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    problems.extend(request.service.and_then(|s| unknown_service(&stack, s)));
+    if !problems.is_empty() {
+        return Err(Error::Input(problems).into());
+    }
+    docker::check_daemon()?;
+    let options = LogOptions {
+        follow: request.follow,
+        since: request.since.map(str::to_string),
+        tail: request.tail.map(str::to_string),
+        timestamps: request.timestamps,
+        colour: output::colour(),
+    };
+    let target = targets::open(&stack, stack.target_for(request.target));
+    let end = target.logs(request.service, &options)?;
+    Ok(if end.interrupted && options.follow {
+        0
+    } else {
+        end.code
+    })
+}
+
+/// `--since` and `--tail`, each checked as docker would read it.
+fn flag_problems(request: &LogsRequest) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if let Some(since) = request.since.filter(|s| !logs::is_since(s)) {
+        problems.push(
+            Problem::new(
+                "logs",
+                format!("`--since {since}` is neither a duration nor a time"),
+            )
+            .hint(
+                "a duration back from now (`90s`, `10m`, `1h30m`), a time (`2026-12-01`, \
+                 `2026-12-01T10:00:00`, RFC 3339 `2026-12-01T10:00:00Z`), or unix seconds",
+            )
+            .printable(),
+        );
+    }
+    if let Some(tail) = request.tail.filter(|t| !logs::is_tail(t)) {
+        problems.push(
+            Problem::new(
+                "logs",
+                format!("`--tail {tail}` is neither a number of lines nor `all`"),
+            )
+            .hint(
+                "`--tail 100` shows the last 100 lines of each container; `--tail all` every line",
+            )
+            .printable(),
+        );
+    }
+    problems
+}
+
+/// The problem with a SERVICE that stack.toml does not declare: the likely one meant,
+/// and the ones it declares.
+fn unknown_service(stack: &Stack, service: &str) -> Option<Problem> {
+    if stack.services.contains_key(service) {
+        return None;
+    }
+    let known: Vec<&str> = stack.services.keys().map(String::as_str).collect();
+    let hint = match stack::closest(service, &known) {
+        Some(near) => format!("did you mean `{near}`? services: {}", known.join(", ")),
+        None => format!("services: {}", known.join(", ")),
+    };
+    Some(
+        Problem::new("logs", format!("no service `{service}` in stack.toml"))
+            .hint(hint)
+            .printable(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request<'a>(since: Option<&'a str>, tail: Option<&'a str>) -> LogsRequest<'a> {
+        LogsRequest {
+            service: None,
+            follow: false,
+            since,
+            tail,
+            timestamps: false,
+            target: None,
+        }
+    }
+
+    #[test]
+    fn good_flags_are_no_problem_and_bad_ones_are_all_named() {
+        assert!(flag_problems(&request(Some("1h30m"), Some("all"))).is_empty());
+        let both = flag_problems(&request(Some("10x"), Some("ten")));
+        let messages: Vec<&str> = both.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "`--since 10x` is neither a duration nor a time",
+                "`--tail ten` is neither a number of lines nor `all`"
+            ]
+        );
+    }
+}
