@@ -542,10 +542,7 @@ impl Compose<'_> {
         };
         Ok(Error::runtime(
             message,
-            Some(format!(
-                "read the logs above; `docker compose -p {} logs <service>` shows more",
-                self.stack.name
-            )),
+            Some("read the logs above; `stackgen logs <service>` shows more".to_string()),
         ))
     }
 

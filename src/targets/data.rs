@@ -309,10 +309,7 @@ pub fn restart(
             {
                 return Err(Error::runtime(
                     format!("`{}` did not become ready again", svc.name),
-                    Some(format!(
-                        "see `docker compose -p {} logs {}`",
-                        stack.name, svc.name
-                    )),
+                    Some(format!("see `stackgen logs {}`", svc.name)),
                 ));
             }
         }
