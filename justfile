@@ -69,6 +69,16 @@ down: build
 render: build
     {{stackgen}} render
 
+# Shell completions (bash, zsh, fish) and the man page, into your home folder; put the
+# binary on PATH with `cargo install --locked --path .`.
+install-completions: build
+    mkdir -p ~/.local/share/bash-completion/completions ~/.zfunc ~/.config/fish/completions ~/.local/share/man/man1
+    {{stackgen}} completions bash > ~/.local/share/bash-completion/completions/stackgen
+    {{stackgen}} completions zsh > ~/.zfunc/_stackgen
+    {{stackgen}} completions fish > ~/.config/fish/completions/stackgen.fish
+    {{stackgen}} man > ~/.local/share/man/man1/stackgen.1
+    @echo "installed; zsh needs 'fpath+=~/.zfunc' before compinit in ~/.zshrc"
+
 # Make sure the base image exists: present, else pulled, else built from Debian packages.
 base:
     scripts/base-image.sh "{{base_image}}"

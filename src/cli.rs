@@ -43,6 +43,14 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish,
+    /// powershell); `just install-completions` installs bash's, zsh's and fish's.
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, stackgen(1), in roff (`stackgen man | man -l -`).
+    Man,
     /// Print the JSON Schema of `stack.toml`, for editors: completion, and inline errors
     /// for unknown keys and wrong types.
     ///

@@ -2,7 +2,7 @@
 //! `NO_COLOR`), diff lines and URL lines. Errors are printed in
 //! one place only, `crate::run`.
 
-use std::io::IsTerminal;
+use std::io::{ErrorKind, IsTerminal, Write};
 
 /// Whether stdout gets colour.
 pub fn colour() -> bool {
@@ -29,5 +29,14 @@ pub fn paint(line: &str, on: bool) -> String {
 pub fn urls(urls: &[(String, String)]) {
     for (service, url) in urls {
         println!("{service}\t{url}");
+    }
+}
+
+/// Writes `bytes` to stdout whole. A reader that stopped early (`stackgen man | head`)
+/// is no failure, as in ripgrep; `print!` would panic on the closed pipe.
+pub fn stdout_bytes(bytes: &[u8]) -> std::io::Result<()> {
+    match std::io::stdout().lock().write_all(bytes) {
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }

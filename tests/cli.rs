@@ -338,3 +338,58 @@ fn relaxations_in_stack_toml_show_up_in_check_and_the_compose_file() {
     assert!(compose.contains("io.stackgen.relaxed: \"read_only=false; cap_add=NET_BIND_SERVICE\""));
     assert!(compose.contains("    read_only: false\n"));
 }
+
+/// The completion scripts and the man page come from the same clap definition as
+/// `--help`: every command is in them, and an unknown shell is a usage error.
+#[test]
+fn completions_and_man_page_list_every_command() {
+    let project = TestProject::shipped();
+    let help = project.stackgen(&["--help"]);
+    assert_exit(&help, 0);
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    // The commands `--help` lists: the first word of each line under "Commands:".
+    let commands: Vec<&str> = help
+        .split("Commands:")
+        .nth(1)
+        .expect("a Commands section")
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        // A command's line is indented two spaces; a wrapped description, more.
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(
+        commands.contains(&"logs") && commands.len() > 15,
+        "{commands:?}"
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let out = project.stackgen(&["completions", shell]);
+        assert_exit(&out, 0);
+        let script = String::from_utf8_lossy(&out.stdout);
+        for command in &commands {
+            assert!(
+                script.contains(command),
+                "{shell} completion lacks `{command}`"
+            );
+        }
+    }
+    let man = project.stackgen(&["man"]);
+    assert_exit(&man, 0);
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        page.contains(".TH stackgen 1"),
+        "not a roff man page: {page:.200}"
+    );
+    for command in &commands {
+        assert!(page.contains(command), "the man page lacks `{command}`");
+    }
+    let bad = project.stackgen(&["completions", "tcsh"]);
+    assert_exit(&bad, 2);
+    assert!(
+        stderr(&bad).contains("invalid value 'tcsh'"),
+        "{}",
+        stderr(&bad)
+    );
+}

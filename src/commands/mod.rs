@@ -3,6 +3,7 @@
 
 mod backup;
 mod check;
+mod completions;
 mod diff;
 mod down;
 mod gc;
@@ -32,6 +33,8 @@ pub fn execute(cli: &Cli) -> Result<u8> {
     match &cli.command {
         Command::Render { check } => render::run(dir, *check),
         Command::Schema { check } => schema::run(dir, *check),
+        Command::Completions { shell } => completions::completions(*shell),
+        Command::Man => completions::man(),
         Command::Check { json } => check::run(dir, *json),
         Command::Up {
             force,

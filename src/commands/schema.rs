@@ -1,26 +1,21 @@
 //! `stackgen schema [--check]`: print the JSON Schema of `stack.toml`, or check that the
 //! committed copy, `stack.schema.json`, is what it prints.
 
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
 use crate::error::Error;
+use crate::output;
 use crate::stack;
 use crate::state::layout::SCHEMA_FILE;
 
 pub fn run(dir: &Path, check: bool) -> Result<u8> {
     let schema = stack::schema_json();
     if !check {
-        // Not `print!`, which panics on a closed pipe; a reader that stopped early
-        // (`stackgen schema | head`) is no failure, as in ripgrep.
-        return match std::io::stdout().lock().write_all(schema.as_bytes()) {
-            Err(e) if e.kind() != ErrorKind::BrokenPipe => {
-                Err(e).context("cannot write the schema to stdout")
-            }
-            _ => Ok(0),
-        };
+        output::stdout_bytes(schema.as_bytes()).context("cannot write the schema to stdout")?;
+        return Ok(0);
     }
     let path = dir.join(SCHEMA_FILE);
     let problem = match std::fs::read(&path) {
