@@ -28,7 +28,7 @@ pub fn read(path: &Path, name: &str) -> Result<String, Problem> {
     if !meta.is_file() {
         return Err(Problem::new(
             path.display().to_string(),
-            format!("not a regular file, but {}", what(&meta)),
+            format!("not a regular file, but {}", describe(meta.file_type())),
         )
         .hint(format!(
             "`{name}` must be a plain file (a symlink to one is fine)"
@@ -61,10 +61,6 @@ pub fn read(path: &Path, name: &str) -> Result<String, Problem> {
         )
         .hint(format!("save `{name}` as UTF-8 (TOML files are UTF-8)"))
     })
-}
-
-fn what(meta: &std::fs::Metadata) -> &'static str {
-    describe(meta.file_type())
 }
 
 /// What a file that is not a regular file is, for a message: `a FIFO (named pipe)`.
