@@ -531,8 +531,8 @@ def index():
 # (key, label, stackgen's expected exit code); smoke runs the first only.
 DROP_CASES = [
     ("good", "good deploy (app.py changed)", 0),
-    ("exits", "new version exits on start", 1),
-    ("unhealthy", "new version never healthy (503)", 1),
+    ("exits", "new version exits on start", 3),
+    ("unhealthy", "new version never healthy (503)", 3),
     ("route", "route change (`hosts` added or removed)", 0),
 ]
 
@@ -694,7 +694,7 @@ def render_drops(results):
         "deploy. Behind the edge the host port belongs to Caddy, which an app deploy does not "
         "restart: stackgen starts the new container beside the old one, switches the route "
         "once the new one is ready and then drains the old one; a new version that never "
-        "becomes ready is removed while the old one keeps serving (`up` exits 1), and a route "
+        "becomes ready is removed while the old one keeps serving (`up` exits 3), and a route "
         "change is a graceful reload of the edge. "
         + ("stackgen dropped no request in any case." if not sg_failed else
            f"stackgen dropped {sg_failed} requests in all (see the table)."),

@@ -10,9 +10,11 @@ use clap::{Parser, Subcommand};
 /// `generated/docker-compose.yml`, builds only the images whose inputs changed, and runs
 /// `docker compose up --wait`.
 ///
-/// Exit codes: 0 success, 1 deploy or runtime failure (or stale files with `render
-/// --check` or `schema --check`), 2 bad input (stack file, template, command line);
-/// `logs` otherwise ends with the code of the docker command it ran.
+/// Exit codes: 0 success; 1 a check's answer is "differs" (`diff --exit-code` has
+/// changes, `status` is not in sync, `render --check` or `schema --check` found stale
+/// files, `check` found policy errors); 2 bad input (stack file, template, command
+/// line), nothing written, built or started; 3 a runtime failure (Docker, a build, a
+/// deploy, a backup or restore); 130 `logs` stopped by Ctrl-C without `--follow`.
 #[derive(Debug, Parser)]
 #[command(name = "stackgen", version)]
 pub struct Cli {
@@ -147,13 +149,14 @@ pub enum Command {
     /// Print `<service>\t<url>` for each published service of the running stack.
     Urls,
     /// Show the services' logs: `docker compose logs` on one host, `docker service logs`
-    /// on a swarm, their lines as they come and their exit code.
+    /// on a swarm, their lines as they come.
     ///
     /// Every line starts with its container's (on a swarm: its task's) name. On a swarm
     /// without SERVICE the services come one after another in name order, or with
-    /// `--follow` all at once, their lines interleaved as they arrive. Exit 1, before
-    /// anything is started, when no container of the stack (or of SERVICE) exists;
-    /// Ctrl-C ends `--follow` with exit 0.
+    /// `--follow` all at once, their lines interleaved as they arrive. Exit 3, before
+    /// anything is started, when no container of the stack (or of SERVICE) exists, and
+    /// when the docker command fails; Ctrl-C ends `--follow` with exit 0, and stops it
+    /// otherwise with 130.
     Logs {
         /// The service, as named in stack.toml (default: every service).
         service: Option<String>,

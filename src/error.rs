@@ -2,9 +2,20 @@
 //!
 //! `Error::Input` is bad input (stack file, template, command line): exit 2, and nothing
 //! has been written, built or started. `Error::Runtime` is a failure of the engine or the
-//! deploy itself: exit 1. Plumbing errors travel as `anyhow::Error` and also exit 1.
+//! deploy itself: exit 3. Plumbing errors travel as `anyhow::Error` and also exit 3.
+//! Exit 1 is no error: it is a checking command's answer "differs" (`diff --exit-code`,
+//! `status`, `render --check`, `schema --check`, `check`), as in `git diff --exit-code`,
+//! so a script can tell "something would change" from "something broke".
 
 use std::fmt;
+
+/// Exit code of a checking command whose answer is "differs": something would change,
+/// is not in sync, is stale, or breaks the policy.
+pub const DIFFERS: u8 = 1;
+/// Exit code of bad input: nothing was written, built or started.
+pub const INPUT: u8 = 2;
+/// Exit code of a runtime failure: the engine, a build, a deploy, a backup or a restore.
+pub const RUNTIME: u8 = 3;
 
 /// One problem found in the input, with where it is, what is wrong, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +110,12 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+    /// A check's answer is "differs" (stale files): exit 1, not a failure of stackgen.
+    #[error("{message}")]
+    Differs {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
 impl Error {
@@ -113,16 +130,24 @@ impl Error {
         }
     }
 
+    pub fn differs(message: impl Into<String>, hint: Option<String>) -> Self {
+        Error::Differs {
+            message: message.into(),
+            hint,
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Input(_) => 2,
-            Error::Runtime { .. } => 1,
+            Error::Input(_) => INPUT,
+            Error::Runtime { .. } => RUNTIME,
+            Error::Differs { .. } => DIFFERS,
         }
     }
 
     pub fn hint(&self) -> Option<&str> {
         match self {
-            Error::Runtime { hint, .. } => hint.as_deref(),
+            Error::Runtime { hint, .. } | Error::Differs { hint, .. } => hint.as_deref(),
             Error::Input(_) => None,
         }
     }

@@ -78,7 +78,7 @@ fn report(err: &anyhow::Error) -> u8 {
             for cause in err.chain().skip(1) {
                 eprintln!("  Caused by: {cause}");
             }
-            1
+            error::RUNTIME
         }
     }
 }

@@ -301,7 +301,7 @@ fn a_swarm_template_that_breaks_the_policy_is_caught() {
         .expect("run stackgen");
     // It got as far as the deploy lock: its file goes with the test.
     let _ = std::fs::remove_file(common::lock_file("sgcli-policy"));
-    assert_exit(&up, 1);
+    assert_exit(&up, 3);
     assert!(
         stderr(&up).contains("error: `/nonexistent/docker` is not installed"),
         "{}",

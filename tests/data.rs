@@ -203,7 +203,7 @@ fn a_recreating_deploy_backs_up_a_lost_secret_is_refused_a_failed_build_writes_n
     let before = stack.project.snapshot();
     let ids = stack.container_ids();
     let out = stack.project.stackgen(&["up"]);
-    assert_exit(&out, 1);
+    assert_exit(&out, 3);
     let err = stderr(&out);
     assert!(
         err.contains("secret `db_password` is missing")
@@ -248,7 +248,7 @@ fn a_recreating_deploy_backs_up_a_lost_secret_is_refused_a_failed_build_writes_n
     );
     let before = stack.project.snapshot();
     let out = stack.project.stackgen(&["up"]);
-    assert_exit(&out, 1);
+    assert_exit(&out, 3);
     assert!(stderr(&out).contains("hello"), "{}", stderr(&out));
     assert_eq!(
         stack.project.snapshot(),

@@ -182,7 +182,7 @@ fn an_unhealthy_service_fails_the_deploy_naming_it_with_its_logs() {
         )
     });
     let out = stack.project.stackgen(&["up"]);
-    assert_exit(&out, 1);
+    assert_exit(&out, 3);
     let err = stderr(&out);
     assert!(err.contains("service `hello` is not ready"), "{err}");
     assert!(

@@ -1,6 +1,6 @@
 //! What the environment can get wrong (no docker, no daemon, no Compose v2, no base image,
 //! a host port taken) and bad input under `up`: each gives one clear message with a fix,
-//! exit 1 (environment) or 2 (input), and leaves files and the engine untouched.
+//! exit 3 (environment) or 2 (input), and leaves files and the engine untouched.
 
 mod common;
 
@@ -106,7 +106,7 @@ fn docker_not_installed() {
         &before,
         "-",
         &out,
-        1,
+        3,
         "error: `/nonexistent/docker` is not installed\n\
          hint: install Docker Engine: https://docs.docker.com/engine/install/\n",
     );
@@ -126,7 +126,7 @@ fn daemon_not_reachable() {
         &before,
         "-",
         &out,
-        1,
+        3,
         "error: the Docker daemon is not reachable: ",
     );
     assert!(
@@ -134,6 +134,34 @@ fn daemon_not_reachable() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A script can tell "something would change" (1) from "the engine is gone" (3): the
+/// checking commands exit 3 when they cannot ask, never 1.
+#[test]
+fn checks_that_cannot_ask_the_engine_exit_3_not_1() {
+    let (project, _) = project("nodaemon-checks");
+    let before = project.snapshot();
+    for args in [
+        &["diff", "--exit-code"][..],
+        &["status"],
+        &["status", "--json"],
+        &["why", "hello"],
+        &["logs"],
+    ] {
+        let out = stackgen_with_env(
+            &project,
+            args,
+            &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+        );
+        assert_exit(&out, 3);
+        assert!(
+            stderr(&out).starts_with("error: the Docker daemon is not reachable: "),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(project.snapshot(), before, "no file written");
 }
 
 #[test]
@@ -150,7 +178,7 @@ fn compose_v2_missing() {
         &before,
         &name,
         &out,
-        1,
+        3,
         "error: the Docker Compose v2 plugin (`docker compose`) is missing",
     );
     assert!(
@@ -179,7 +207,7 @@ fn base_image_missing() {
         &before,
         &name,
         &out,
-        1,
+        3,
         "error: the base image `stackgen-test/absent-base:1` is not present locally\n\
          hint: run `just base`: it pulls the image, or builds it from Debian packages\n",
     );
@@ -200,7 +228,7 @@ fn host_port_taken() {
         &before,
         &name,
         &out,
-        1,
+        3,
         &format!(
             "error: host port {port} on 127.0.0.1 for `hello` is not available: Address already in use (os error 98)\n\
              hint: stop what listens there (`ss -ltnp 'sport = :{port}'` shows it) or change `publish` of `hello` in stack.toml\n"

@@ -51,7 +51,7 @@ fn a_failing_deploy_rolls_back_by_itself_and_keeps_the_data() {
         )
     });
     let out = stack.project.stackgen(&["up"]);
-    assert_exit(&out, 1);
+    assert_exit(&out, 3);
     let err = stderr(&out);
     assert!(err.contains("service `db` is not ready"), "{err}");
     assert!(
@@ -87,7 +87,7 @@ fn the_first_deploy_has_nothing_to_roll_back_to() {
         )
     });
     let out = stack.project.stackgen(&["up"]);
-    assert_exit(&out, 1);
+    assert_exit(&out, 3);
     assert!(
         stderr(&out).contains("nothing to roll back to: this was the stack's first deploy"),
         "{}",
@@ -194,7 +194,7 @@ fn two_ups_at_once_take_turns_and_the_stack_ends_consistent() {
     std::fs::write(&lock_path, "4242\n").expect("holder pid");
     let before = history(&stack);
     let out = stack.project.stackgen(&["up", "--lock-timeout", "0"]);
-    assert_exit(&out, 1);
+    assert_exit(&out, 3);
     assert_eq!(
         stderr(&out),
         "error: another stackgen (pid 4242) is deploying this stack; gave up waiting after 0s\n\

@@ -76,7 +76,7 @@ fn logs_show_what_the_services_wrote_and_say_when_nothing_runs() {
 
     assert_exit(&stack.project.stackgen(&["down"]), 0);
     let gone = stack.project.stackgen(&["logs"]);
-    assert_exit(&gone, 1);
+    assert_exit(&gone, 3);
     assert_eq!(
         stderr(&gone),
         format!(

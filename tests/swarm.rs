@@ -238,7 +238,7 @@ fn the_same_stack_deploys_to_a_swarm_rolls_forward_and_back() {
         ),
     );
     let out = project.stackgen(&["up", "--target", "swarm"]);
-    assert_exit(&out, 1);
+    assert_exit(&out, 3);
     assert!(
         stderr(&out).contains("Swarm rolled `hello` back"),
         "{}",

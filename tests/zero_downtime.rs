@@ -178,7 +178,7 @@ fn app_deploys_and_route_changes_drop_no_request() {
             ),
         );
         let (out, report) = up_under_load(&stack, &url);
-        assert_exit(&out, 1);
+        assert_exit(&out, 3);
         assert_no_failed_request(case, &report, &out);
         let err = stderr(&out);
         assert!(

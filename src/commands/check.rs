@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::error::DIFFERS;
 use crate::pipeline;
 use crate::policy::{Finding, Severity};
 
@@ -32,5 +33,5 @@ pub fn run(dir: &Path, json: bool) -> Result<u8> {
         }
         eprintln!("check: {errors} errors, {warnings} warnings, {relaxed} relaxed");
     }
-    Ok(if errors > 0 { 1 } else { 0 })
+    Ok(if errors > 0 { DIFFERS } else { 0 })
 }

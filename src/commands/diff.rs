@@ -8,6 +8,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::engine::docker;
+use crate::error::DIFFERS;
 use crate::output::{self, paint};
 use crate::pipeline::{self, Evaluated};
 use crate::plan::{Action, ServicePlan};
@@ -46,7 +47,7 @@ pub fn run(dir: &Path, exit_code: bool, json: bool, target: Option<TargetKind>) 
             services: &plans,
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(if exit_code && changes { 1 } else { 0 });
+        return Ok(if exit_code && changes { DIFFERS } else { 0 });
     }
     let on = output::colour();
     if text.is_empty() {
@@ -67,7 +68,7 @@ pub fn run(dir: &Path, exit_code: bool, json: bool, target: Option<TargetKind>) 
             println!("{}", paint(&line, on));
         }
     }
-    Ok(if exit_code && changes { 1 } else { 0 })
+    Ok(if exit_code && changes { DIFFERS } else { 0 })
 }
 
 /// The unified diff of a committed generated file against what would be rendered now;

@@ -1,8 +1,8 @@
 //! `stackgen logs [SERVICE] [-f] [--since TIME] [--tail N] [-t]`: the services' logs,
 //! as the target's own tool prints them (`docker compose logs`, `docker service logs`).
 //! Every argument is checked first: a mistake is exit 2 before the engine is asked
-//! anything. Exit 1 when nothing of the stack exists; else the tool's own exit code,
-//! or 0 when Ctrl-C ended `--follow`, the one way following ends.
+//! anything. Exit 3 when nothing of the stack exists or the tool fails; 0 when Ctrl-C
+//! ended `--follow`, the one way following ends; 130 when Ctrl-C stopped it otherwise.
 
 use std::path::Path;
 
@@ -50,11 +50,23 @@ pub fn run(dir: &Path, request: &LogsRequest) -> Result<u8> {
     };
     let target = targets::open(&stack, stack.target_for(request.target));
     let end = target.logs(request.service, &options)?;
-    Ok(if end.interrupted && options.follow {
-        0
-    } else {
-        end.code
-    })
+    ended(end.interrupted, options.follow, end.code)
+}
+
+/// The exit of a `logs` that ran: Ctrl-C is how `--follow` ends (0); without it, Ctrl-C
+/// is 130 as a shell shows it; the tool failing is a runtime failure (3), its own
+/// message printed above ours.
+fn ended(interrupted: bool, follow: bool, code: u8) -> Result<u8> {
+    match (interrupted, code) {
+        (true, _) if follow => Ok(0),
+        (true, _) => Ok(130),
+        (false, 0) => Ok(0),
+        (false, code) => Err(Error::runtime(
+            format!("the logs tool failed (exit code {code}); its message is above"),
+            Some("check `stackgen status`; `docker info` should answer".into()),
+        )
+        .into()),
+    }
 }
 
 /// `--since` and `--tail`, each checked as docker would read it.
@@ -133,5 +145,20 @@ mod tests {
                 "`--tail ten` is neither a number of lines nor `all`"
             ]
         );
+    }
+
+    #[test]
+    fn how_a_logs_run_ends_is_its_exit_code() {
+        assert_eq!(ended(true, true, 130).unwrap(), 0, "Ctrl-C ends --follow");
+        assert_eq!(
+            ended(true, false, 0).unwrap(),
+            130,
+            "Ctrl-C stopped it early"
+        );
+        assert_eq!(ended(false, false, 0).unwrap(), 0);
+        let failed = ended(false, true, 1).unwrap_err();
+        let failed = failed.downcast_ref::<Error>().expect("a typed error");
+        assert_eq!(failed.exit_code(), crate::error::RUNTIME);
+        assert!(failed.to_string().contains("exit code 1"), "{failed}");
     }
 }

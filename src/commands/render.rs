@@ -17,7 +17,7 @@ pub fn run(dir: &Path, check: bool) -> Result<u8> {
             eprintln!("generated files are up to date");
             return Ok(0);
         }
-        return Err(Error::runtime(
+        return Err(Error::differs(
             format!("generated files are stale: {}", stale.join(", ")),
             Some("run `stackgen render` and commit the result".into()),
         )

@@ -32,7 +32,7 @@ pub fn run(dir: &Path, opts: &RestoreOptions) -> Result<u8> {
     let dump = unpack(opts.file, backup)?;
     if !opts.yes && !confirm(&stack, svc, opts.file)? {
         eprintln!("restore cancelled; nothing was changed");
-        return Ok(1);
+        return Ok(crate::error::INPUT);
     }
     let target = targets::open(&stack, stack.target_for(opts.target));
     docker::check_daemon()?;

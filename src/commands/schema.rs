@@ -29,7 +29,7 @@ pub fn run(dir: &Path, check: bool) -> Result<u8> {
             return Err(e).with_context(|| format!("cannot read `{}`", path.display()));
         }
     };
-    Err(Error::runtime(
+    Err(Error::differs(
         format!("`{SCHEMA_FILE}` {problem}"),
         Some(format!(
             "run `stackgen schema > {SCHEMA_FILE}` and commit the result"

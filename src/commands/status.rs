@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::engine::docker;
+use crate::error::DIFFERS;
 use crate::stack::{Stack, TargetKind};
 use crate::targets::{self, StatusRow};
 
@@ -22,7 +23,7 @@ pub fn run(dir: &Path, json: bool, target: Option<TargetKind>) -> Result<u8> {
         }
     }
     let in_sync = rows.iter().all(|r| r.sync == "in sync");
-    Ok(if in_sync { 0 } else { 1 })
+    Ok(if in_sync { 0 } else { DIFFERS })
 }
 
 /// The rows as an aligned table, a header first; the last column is not padded.
