@@ -7,7 +7,9 @@
 # `generated/` are put back as committed, and the check fails if any command failed
 # or if a container, volume or network of the project is left.
 #
-# It deploys the default project `stackgen` (127.0.0.1:8081 and 8082). Usage:
+# It deploys the default project `stackgen` (127.0.0.1:8081 and 8082), so it refuses to
+# start while anything of that project exists (it would delete its data at the end), or
+# while stack.toml or generated/ has uncommitted changes. Usage:
 #   bash scripts/docs-check.sh            # CI runs it from .ci/run, before `just test`
 #   bash scripts/docs-check.sh --print    # only print the script it would run
 set -uo pipefail
@@ -28,6 +30,14 @@ if [ -n "$(git status --porcelain -- "${touched[@]}")" ]; then
   git status --short -- "${touched[@]}" >&2
   exit 1
 fi
+
+# What of the project exists in the engine: the check must start from nothing, since it
+# ends by deleting the project's data.
+leftovers() {
+  docker ps -aq --filter "label=com.docker.compose.project=$project"
+  docker volume ls -q --filter "label=com.docker.compose.project=$project"
+  docker network ls -q --filter "label=com.docker.compose.project=$project"
+}
 
 script=$(mktemp /tmp/stackgen-docs-check.XXXXXX)
 # Each marked block, after a comment naming its line in the README; `set -x` echoes
@@ -59,6 +69,13 @@ if [ "${1:-}" = "--print" ]; then
   exit 0
 fi
 
+if [ -n "$(leftovers)" ]; then
+  log "project \`$project\` already has containers, volumes or networks; the check deploys it"
+  log "and deletes its data at the end, so it starts only from nothing (\`stackgen down --volumes\`)"
+  rm -f "$script"
+  exit 1
+fi
+
 status=1
 cleanup() {
   local code=$?
@@ -76,11 +93,7 @@ cleanup() {
   fi
   git checkout -- "${touched[@]}" || status=1
   local left
-  left=$(
-    docker ps -aq --filter "label=com.docker.compose.project=$project"
-    docker volume ls -q --filter "label=com.docker.compose.project=$project"
-    docker network ls -q --filter "label=com.docker.compose.project=$project"
-  )
+  left=$(leftovers)
   if [ -n "$left" ]; then
     log "left behind by project \`$project\`:"
     printf '%s\n' "$left" >&2
