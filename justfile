@@ -107,6 +107,12 @@ bench-smoke: test-tools base build
 build:
     cargo build --locked --release
 
+# The reference book (docs/) as HTML in docs/book/, with mdBook (installed with cargo when
+# missing). Not part of `just test`: tests/docs.rs checks the pages' links without it.
+book:
+    command -v mdbook >/dev/null 2>&1 || cargo install --locked mdbook
+    mdbook build docs
+
 # Each stack is rendered and read back by `docker compose config` (tests/render_oracle.rs);
 # with STACKGEN_ORACLE_SURVEY=1 every kind of failure is counted instead of the first shrunk.
 # The render oracle at length: 2,000 random stacks on a fresh seed (printed).
