@@ -70,7 +70,7 @@ pub enum Command {
     /// name what would not survive a multi-host engine, `relaxed` lines are defaults that
     /// stack.toml explicitly relaxes.
     Check {
-        /// Print the findings as JSON (see the README for the shape).
+        /// Print the findings as JSON (docs/src/json.md has the shape).
         #[arg(long)]
         json: bool,
     },
@@ -127,7 +127,7 @@ pub enum Command {
         /// Exit 1 when anything would change, 0 when nothing would.
         #[arg(long)]
         exit_code: bool,
-        /// Print the diff and the plan as JSON (see the README for the shape).
+        /// Print the diff and the plan as JSON (docs/src/json.md has the shape).
         #[arg(long)]
         json: bool,
     },

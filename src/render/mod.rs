@@ -471,10 +471,9 @@ fn template_error(root: &Path, err: minijinja::Error) -> Error {
         }
         None => format!("templates/{file}"),
     };
-    Error::input(
-        Problem::new(location, message)
-            .hint("fix the template; the variables templates can use are listed in the README"),
-    )
+    Error::input(Problem::new(location, message).hint(
+        "fix the template; the variables templates can use are listed in docs/src/templates.md",
+    ))
 }
 
 #[cfg(test)]

@@ -337,7 +337,7 @@ fn toml_problem(text: &str, err: &toml::de::Error) -> Problem {
         format!("{message}: `{}`", offending.trim())
     };
     Problem::new(at_span(text, &span), message)
-        .hint("see the README's `stack.toml` reference for each key's type")
+        .hint("see docs/src/stack-toml.md for each key's type")
 }
 
 fn table<'a, 'i>(v: &'a DeValue<'i>) -> Option<&'a DeTable<'i>> {

@@ -386,7 +386,7 @@ fn lost_secret(name: &str, svc: &Service, volume: &str) -> Error {
             svc.name
         ),
         Some(format!(
-            "put the file back from your copy of `{}/` (README: \"Recover a lost .stackgen/\"), \
+            "put the file back from your copy of `{}/` (README: \"Recover a lost `.stackgen/`\"), \
              or set a new password with `stackgen secrets rotate {name}` (while `{}` runs, or \
              after `stackgen down`); only if the data may go: `stackgen down --volumes`",
             layout::SECRETS_DIR,

@@ -44,7 +44,7 @@ pub(super) fn validate(root: &Path, raw: RawStackFile) -> Result<Stack, Error> {
     if raw.services.is_empty() {
         problems.push(
             Problem::new(STACK_FILE, "the stack declares no services")
-                .hint("add a `[services.<name>]` table; see the README's stack.toml reference"),
+                .hint("add a `[services.<name>]` table; see docs/src/stack-toml.md"),
         );
     }
 

@@ -8,7 +8,7 @@ use crate::stack::syntax::{is_image_reference, is_project_name};
 
 use super::location::at;
 
-/// Checks each key of `[stack]`, in the order the README lists them.
+/// Checks each key of `[stack]`, in the order docs/src/stack-toml.md lists them.
 pub(super) fn check(stack: &RawStack, problems: &mut Vec<Problem>) {
     if !is_project_name(&stack.name) {
         problems.push(
