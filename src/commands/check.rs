@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::output;
 use crate::pipeline;
 use crate::policy::{Finding, Severity};
 
@@ -30,7 +31,9 @@ pub fn run(dir: &Path, json: bool) -> Result<u8> {
         for f in findings {
             println!("{}", f.line());
         }
-        eprintln!("check: {errors} errors, {warnings} warnings, {relaxed} relaxed");
+        output::note(format_args!(
+            "check: {errors} errors, {warnings} warnings, {relaxed} relaxed"
+        ));
     }
     Ok(if errors > 0 { 1 } else { 0 })
 }

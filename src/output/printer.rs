@@ -1,0 +1,188 @@
+//! The one [`Sink`]: what the lower layers report, shown on stderr as `-q`, `-v` and
+//! the terminal decide, once.
+//!
+//! - builds: on a terminal a live line each (`⠋ building hello  12s`, side by side for
+//!   concurrent builds), replaced by `built hello in 34.2s` when done; elsewhere (CI, a
+//!   pipe, a file, `TERM=dumb`) the plain lines `building hello` and `built hello in
+//!   34.2s`, no escape codes. `-v` prints every line a build writes, as `hello | ...`;
+//!   `-q` only `build of hello failed after 3.1s`.
+//! - compose's progress: on a terminal compose draws its own live view (which shows no
+//!   repeats: it redraws each line in place); elsewhere its lines are passed on as they
+//!   come, the ones it repeats dropped. `-v` passes everything; `-q` keeps it for the
+//!   failure report, shown only when the command failed.
+//!
+//! The live lines come from `indicatif`, the Rust convention for terminal progress
+//! (console-rs's, well kept; uv draws its progress with it).
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+
+use crate::output::text::{self, Dedup};
+use crate::progress::{Build, Builds, Relay, Sink, Verbosity};
+
+pub struct Printer {
+    verbosity: Verbosity,
+    /// stderr is a terminal that can redraw a line (`TERM` is not `dumb`).
+    live: bool,
+}
+
+impl Printer {
+    pub fn new(verbosity: Verbosity) -> Printer {
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        Printer {
+            verbosity,
+            live: std::io::stderr().is_terminal() && !dumb,
+        }
+    }
+}
+
+impl Sink for Printer {
+    fn verbosity(&self) -> Verbosity {
+        self.verbosity
+    }
+
+    fn note(&self, line: &str) {
+        if self.verbosity != Verbosity::Quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    fn warn(&self, line: &str) {
+        eprintln!("{line}");
+    }
+
+    fn command(&self, env: &[(String, String)], argv: &[String]) {
+        if self.verbosity == Verbosity::Verbose {
+            eprintln!("+ {}", text::command_line(env, argv));
+        }
+    }
+
+    fn builds(&self) -> Box<dyn Builds> {
+        let live = self.live && self.verbosity == Verbosity::Normal;
+        Box::new(BuildLines {
+            verbosity: self.verbosity,
+            multi: live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+        })
+    }
+
+    fn relay(&self) -> Option<Box<dyn Relay>> {
+        match self.verbosity {
+            Verbosity::Verbose => None,
+            Verbosity::Normal if self.live => None,
+            Verbosity::Normal => Some(Box::new(PassOn::default())),
+            Verbosity::Quiet => Some(Box::new(KeepForFailure::default())),
+        }
+    }
+}
+
+/// One batch of builds: live lines under one `MultiProgress`, or plain lines.
+struct BuildLines {
+    verbosity: Verbosity,
+    multi: Option<MultiProgress>,
+}
+
+impl Builds for BuildLines {
+    fn start(&self, service: &str) -> Box<dyn Build> {
+        let bar = self.multi.as_ref().map(|multi| {
+            let bar = multi.add(ProgressBar::new_spinner().with_style(spinner()));
+            bar.set_prefix(service.to_string());
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        if bar.is_none() && self.verbosity != Verbosity::Quiet {
+            eprintln!("building {service}");
+        }
+        Box::new(BuildLine {
+            service: service.to_string(),
+            verbosity: self.verbosity,
+            started: Instant::now(),
+            bar,
+        })
+    }
+}
+
+/// `⠋ building hello  12s`, the time ticking.
+fn spinner() -> ProgressStyle {
+    let elapsed = |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = w.write_str(&text::running(state.elapsed()));
+    };
+    ProgressStyle::with_template("{spinner} building {prefix}  {elapsed_short}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        .with_key("elapsed_short", elapsed)
+}
+
+struct BuildLine {
+    service: String,
+    verbosity: Verbosity,
+    started: Instant,
+    bar: Option<ProgressBar>,
+}
+
+impl Build for BuildLine {
+    fn line(&self, line: &str) {
+        if self.verbosity == Verbosity::Verbose {
+            eprintln!("{} | {line}", self.service);
+        }
+    }
+
+    fn end(self: Box<Self>, ok: bool) {
+        let took = text::seconds(self.started.elapsed());
+        let service = &self.service;
+        let said = if ok {
+            format!("built {service} in {took}")
+        } else {
+            format!("build of {service} failed after {took}")
+        };
+        match &self.bar {
+            Some(bar) => {
+                let plain = ProgressStyle::with_template("{msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                bar.set_style(plain);
+                bar.finish_with_message(said);
+            }
+            None if ok && self.verbosity == Verbosity::Quiet => {}
+            None => eprintln!("{said}"),
+        }
+    }
+}
+
+/// Compose's lines off a terminal: each one on as it comes, repeats dropped.
+#[derive(Default)]
+struct PassOn {
+    dedup: Dedup,
+}
+
+impl Relay for PassOn {
+    fn line(&mut self, line: &str) {
+        if self.dedup.admit(line) {
+            eprintln!("{}", line.trim_end());
+        }
+    }
+
+    fn end(self: Box<Self>, _ok: bool) {}
+}
+
+/// Compose's lines with `-q`: kept, shown only when the command failed.
+#[derive(Default)]
+struct KeepForFailure {
+    dedup: Dedup,
+    lines: Vec<String>,
+}
+
+impl Relay for KeepForFailure {
+    fn line(&mut self, line: &str) {
+        if self.dedup.admit(line) {
+            self.lines.push(line.trim_end().to_string());
+        }
+    }
+
+    fn end(self: Box<Self>, ok: bool) {
+        if !ok {
+            for line in &self.lines {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
