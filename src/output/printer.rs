@@ -85,20 +85,20 @@ struct BuildLines {
 
 impl Builds for BuildLines {
     fn start(&self, service: &str) -> Box<dyn Build> {
-        let bar = self.multi.as_ref().map(|multi| {
+        let live = self.multi.as_ref().map(|multi| {
             let bar = multi.add(ProgressBar::new_spinner().with_style(spinner()));
             bar.set_prefix(service.to_string());
             bar.enable_steady_tick(Duration::from_millis(100));
-            bar
+            (multi.clone(), bar)
         });
-        if bar.is_none() && self.verbosity != Verbosity::Quiet {
+        if live.is_none() && self.verbosity != Verbosity::Quiet {
             eprintln!("building {service}");
         }
         Box::new(BuildLine {
             service: service.to_string(),
             verbosity: self.verbosity,
             started: Instant::now(),
-            bar,
+            live,
         })
     }
 }
@@ -117,7 +117,8 @@ struct BuildLine {
     service: String,
     verbosity: Verbosity,
     started: Instant,
-    bar: Option<ProgressBar>,
+    /// On a terminal: the batch's lines and this build's live one.
+    live: Option<(MultiProgress, ProgressBar)>,
 }
 
 impl Build for BuildLine {
@@ -135,12 +136,15 @@ impl Build for BuildLine {
         } else {
             format!("build of {service} failed after {took}")
         };
-        match &self.bar {
-            Some(bar) => {
-                let plain = ProgressStyle::with_template("{msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
-                bar.set_style(plain);
-                bar.finish_with_message(said);
+        match &self.live {
+            // The plain line goes above the live ones still running, and this one goes:
+            // when the last is gone the cursor is on a line of its own again.
+            Some((multi, bar)) => {
+                if multi.println(&said).is_err() {
+                    eprintln!("{said}");
+                }
+                bar.finish_and_clear();
+                multi.remove(bar);
             }
             None if ok && self.verbosity == Verbosity::Quiet => {}
             None => eprintln!("{said}"),
@@ -184,5 +188,66 @@ impl Relay for KeepForFailure {
                 eprintln!("{line}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indicatif::InMemoryTerm;
+
+    /// The screen a terminal shows, its lines trimmed, blank ones left out.
+    fn screen(term: &InMemoryTerm) -> Vec<String> {
+        let contents = term.contents();
+        contents
+            .lines()
+            .map(|l| l.trim_end().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    /// Issue 16, terminal mode, drawn on an emulated terminal (`vt100`): each running
+    /// build has a live line with its time; each one done is a plain line, and when all
+    /// are done nothing live is left.
+    #[test]
+    fn live_build_lines_tick_and_end_as_plain_lines() {
+        let term = InMemoryTerm::new(12, 80);
+        let target = ProgressDrawTarget::term_like(Box::new(term.clone()));
+        let builds = BuildLines {
+            verbosity: Verbosity::Normal,
+            multi: Some(MultiProgress::with_draw_target(target)),
+        };
+        let hello = builds.start("hello");
+        let db = builds.start("db");
+        // The lines tick: within a few seconds (a loaded machine draws late) both say 1s.
+        let ticked = |screen: &[String]| {
+            screen.len() == 2
+                && screen[0].ends_with(" building hello  1s")
+                && screen[1].ends_with(" building db  1s")
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !ticked(&screen(&term)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let running = screen(&term);
+        assert!(ticked(&running), "{running:?}");
+
+        hello.end(true);
+        let half = screen(&term);
+        assert_eq!(half.len(), 2, "{half:?}");
+        let took = |line: &str, said: &str| {
+            line.strip_prefix(said)
+                .and_then(|t| t.strip_suffix('s'))
+                .and_then(|t| t.parse::<f64>().ok())
+                .is_some_and(|t| t >= 1.0)
+        };
+        assert!(took(&half[0], "built hello in "), "{half:?}");
+        assert!(half[1].contains(" building db  "), "{half:?}");
+
+        db.end(false);
+        let done = screen(&term);
+        assert_eq!(done.len(), 2, "{done:?}");
+        assert_eq!(done[0], half[0]);
+        assert!(took(&done[1], "build of db failed after "), "{done:?}");
     }
 }
