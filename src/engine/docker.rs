@@ -854,7 +854,8 @@ pub fn push(local: &str, remote: &str) -> Result<(), Error> {
 /// them against its working folder (for a file on disk it would use the file's own
 /// folder, which for a generation's copy is the wrong one). Waits until every service
 /// converged (or was rolled back by Swarm), at most `timeout` seconds; its progress goes
-/// to our stderr. Returns whether it finished in time and succeeded.
+/// where the progress sink wants it, as compose's does (see [`relayed`]). Returns whether
+/// it finished in time and succeeded.
 pub fn stack_deploy(name: &str, stack_file: &str, dir: &Path, timeout: u32) -> Result<bool> {
     let cmd = docker_cmd(stack_deploy_args(name))
         .dir(dir)
