@@ -193,9 +193,13 @@ fn an_unhealthy_service_fails_the_deploy_naming_it_with_its_logs() {
             "build = \"apps/hello\"\nhealthcheck = { path = \"/missing\", start_period = \"1s\" }",
         )
     });
-    let out = stack.project.stackgen(&["up"]);
+    // Issue 16: with `-q` a failure is reported as without it, compose's lines included.
+    let out = stack.project.stackgen(&["-q", "up"]);
     assert_exit(&out, 1);
     let err = stderr(&out);
+    assert!(!err.contains("deploying: "), "-q drops the notes:\n{err}");
+    let compose = format!(" Container {}-hello-1 ", stack.name);
+    assert!(err.contains(&compose), "compose's lines are shown:\n{err}");
     assert!(err.contains("service `hello` is not ready"), "{err}");
     assert!(
         err.contains("GET /missing"),
