@@ -33,6 +33,16 @@ pub struct Cli {
     #[arg(long, global = true, value_parser = clap::builder::PossibleValuesParser::new(crate::stack::TargetKind::NAMES))]
     pub target: Option<String>,
 
+    /// Print only errors, their hints and warnings on stderr; what goes to stdout (URLs,
+    /// tables, diffs, paths) is unchanged.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also print each command stackgen runs (`+ docker compose ...`), and the output of
+    /// builds and compose in full.
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -6,7 +6,8 @@
 //! import each other in a loop); no function is longer than 100 lines (clippy).
 //! - [`commands`]: one file per command: options in, call the pipeline or a target, print;
 //! - [`cli`]: the command line (clap derive only);
-//! - [`output`]: colour, diff lines, URLs: what commands print besides errors;
+//! - [`output`]: colour, diff lines, URLs: what commands print besides errors; the
+//!   printer behind `progress` (`-q`, `-v`, build lines, compose's output);
 //! - [`targets`]: the deploy targets behind one trait (`compose`, `swarm`), and the
 //!   images every target needs built;
 //! - [`pipeline`]: load -> hash -> render -> parse -> check, pure;
@@ -21,6 +22,8 @@
 //! - [`state`]: atomic writes, generations, the deploy lock, secrets; `layout` names
 //!   every path;
 //! - [`engine`]: `docker` (the only code that talks to the engine) and `git`;
+//! - [`progress`]: what the layers below `output` report (notes, warnings, commands,
+//!   builds, compose's lines), to the one sink `output` installs;
 //! - [`error`]: typed errors and their exit codes.
 //!
 //! [`run`] is the one place that prints errors and picks the exit code.
@@ -36,6 +39,7 @@ pub mod output;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;
+pub mod progress;
 pub mod render;
 pub mod stack;
 pub mod state;

@@ -393,3 +393,78 @@ fn completions_and_man_page_list_every_command() {
         stderr(&bad)
     );
 }
+
+/// Issue 16: `-q` and `-v` are one choice; both at once is a usage error.
+#[test]
+fn quiet_and_verbose_together_are_a_usage_error() {
+    let project = TestProject::shipped();
+    for args in [["-q", "-v", "render"], ["render", "--quiet", "--verbose"]] {
+        let out = project.stackgen(&args);
+        assert_exit(&out, 2);
+        assert!(
+            stderr(&out).contains("error: the argument '--quiet' cannot be used with '--verbose'"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+/// Issue 16: with `-q` a successful command says nothing on stderr; stdout is the same.
+#[test]
+fn quiet_commands_print_nothing_on_stderr_and_the_same_stdout() {
+    let project = TestProject::shipped();
+    for args in [&["render"][..], &["render", "--check"], &["check"]] {
+        let plain = project.stackgen(args);
+        assert_exit(&plain, 0);
+        assert!(
+            !stderr(&plain).is_empty(),
+            "{args:?} says something by default"
+        );
+        let quiet = project.stackgen(&[&["-q"][..], args].concat());
+        assert_exit(&quiet, 0);
+        assert_eq!(stderr(&quiet), "", "-q {args:?}");
+        assert_eq!(
+            common::stdout(&quiet),
+            common::stdout(&plain),
+            "-q {args:?}"
+        );
+    }
+    // Errors and their hints still show.
+    project.write("stack.toml", "name = 1\n");
+    let bad = project.stackgen(&["-q", "check"]);
+    assert_exit(&bad, 2);
+    assert!(stderr(&bad).starts_with("error: "), "{}", stderr(&bad));
+}
+
+/// Issue 16: on a terminal a command that builds nothing prints the same plain lines,
+/// no escape codes (run under util-linux `script`, which gives it a pty).
+#[test]
+fn on_a_terminal_a_build_free_command_prints_plain_lines() {
+    let has_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let project = TestProject::shipped();
+    let pty = |args: &str| {
+        let command = format!(
+            "{} --dir {} {args}",
+            env!("CARGO_BIN_EXE_stackgen"),
+            project.path().display()
+        );
+        let out = std::process::Command::new("script")
+            .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+            .env("TERM", "xterm-256color")
+            .env_remove("NO_COLOR")
+            .output()
+            .expect("run script");
+        assert_exit(&out, 0);
+        common::stdout(&out).replace("\r\n", "\n")
+    };
+    assert_eq!(pty("render"), "generated files are up to date\n");
+    assert_eq!(pty("-q render"), "");
+    assert_eq!(pty("-v render --check"), "generated files are up to date\n");
+}

@@ -120,7 +120,10 @@ fn shipped_stack_deploys_answers_and_keeps_data_across_redeploys() {
     );
     let volume = format!("{}_db-data", stack.name);
     docker(&["volume", "inspect", &volume]);
-    let (_, urls) = stack.up();
+    // Issue 16: `-q up` prints nothing but the URLs when it succeeds.
+    let (quiet, urls) = stack.up_with(&["-q", "up"]);
+    assert_eq!(stderr(&quiet), "", "-q up says nothing on success");
+    assert_eq!(urls.keys().collect::<Vec<_>>(), ["greeter", "hello"]);
     assert_eq!(
         http("GET", &format!("{}visits", urls["greeter"])),
         (200, "2".into()),
@@ -142,7 +145,10 @@ fn shipped_stack_deploys_answers_and_keeps_data_across_redeploys() {
 #[test]
 fn changing_one_app_rebuilds_and_recreates_only_that_service() {
     let stack = E2eStack::new("change");
-    stack.up();
+    let (first, _) = stack.up();
+    // Issue 16: each build says when it starts and how long it took; compose's lines
+    // come once each.
+    common::assert_build_and_compose_lines(&stderr(&first), &["db", "edge", "greeter", "hello"]);
     let ids = stack.container_ids();
     let tags = stack.image_tags();
 
@@ -150,13 +156,19 @@ fn changing_one_app_rebuilds_and_recreates_only_that_service() {
     let app = stack.project.read("apps/hello/app.py");
     stack.project.write("apps/hello/app.py", &format!("{app}#"));
 
-    let (out, urls) = stack.up();
-    assert!(
-        stderr(&out).contains("images: 1 to build, 3 up to date"),
-        "{}",
-        stderr(&out)
+    // Issue 16: `-v` shows each command as it starts, and the build's own lines.
+    let (out, urls) = stack.up_with(&["-v", "up"]);
+    let err = stderr(&out);
+    assert!(err.contains("images: 1 to build, 3 up to date"), "{err}");
+    assert!(err.contains("\nbuilding hello\n"), "{err}");
+    let build = format!(
+        "\n+ DOCKER_BUILDKIT=0 docker build --force-rm --tag {}/hello:",
+        stack.name
     );
-    assert!(stderr(&out).contains("building hello"), "{}", stderr(&out));
+    assert!(err.contains(&build), "{err}");
+    assert!(err.contains("\nhello | Step 1/"), "{err}");
+    let compose = format!("\n+ docker compose --project-name {} ", stack.name);
+    assert!(err.contains(&compose), "{err}");
     let new_ids = stack.container_ids();
     let new_tags = stack.image_tags();
     assert_ne!(new_ids["hello"], ids["hello"], "hello is recreated");
@@ -181,9 +193,13 @@ fn an_unhealthy_service_fails_the_deploy_naming_it_with_its_logs() {
             "build = \"apps/hello\"\nhealthcheck = { path = \"/missing\", start_period = \"1s\" }",
         )
     });
-    let out = stack.project.stackgen(&["up"]);
+    // Issue 16: with `-q` a failure is reported as without it, compose's lines included.
+    let out = stack.project.stackgen(&["-q", "up"]);
     assert_exit(&out, 3);
     let err = stderr(&out);
+    assert!(!err.contains("deploying: "), "-q drops the notes:\n{err}");
+    let compose = format!(" Container {}-hello-1 ", stack.name);
+    assert!(err.contains(&compose), "compose's lines are shown:\n{err}");
     assert!(err.contains("service `hello` is not ready"), "{err}");
     assert!(
         err.contains("GET /missing"),

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// The top-level modules from the top down: each may import only those after it.
 const LAYERS: &[&str] = &[
     "commands", "cli", "output", "targets", "pipeline", "plan", "policy", "render", "document",
-    "hash", "stack", "state", "engine", "error",
+    "hash", "stack", "state", "engine", "progress", "error",
 ];
 
 /// A module path below `crate` (`["target", "compose"]`) and the file that holds it.

@@ -7,6 +7,7 @@ use anyhow::Result;
 
 use crate::engine::docker;
 use crate::error::{Error, Problem};
+use crate::output;
 use crate::stack::{Stack, TargetKind};
 use crate::state::lock::DeployLock;
 use crate::targets::{self, data};
@@ -17,7 +18,9 @@ pub fn run(dir: &Path, lock_timeout: u64, target: Option<TargetKind>) -> Result<
     let target = targets::open(&stack, stack.target_for(target));
     docker::check_daemon()?;
     // Not while a deploy recreates the database.
-    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| eprintln!("{notice}"))?;
+    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| {
+        output::note(format_args!("{notice}"))
+    })?;
     for file in data::back_up(target.as_ref(), &stack, data::When::Asked)? {
         println!("{}", file.display());
     }

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::error::DIFFERS;
+use crate::output;
 use crate::pipeline;
 use crate::policy::{Finding, Severity};
 
@@ -31,7 +32,9 @@ pub fn run(dir: &Path, json: bool) -> Result<u8> {
         for f in findings {
             println!("{}", f.line());
         }
-        eprintln!("check: {errors} errors, {warnings} warnings, {relaxed} relaxed");
+        output::note(format_args!(
+            "check: {errors} errors, {warnings} warnings, {relaxed} relaxed"
+        ));
     }
     Ok(if errors > 0 { DIFFERS } else { 0 })
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::engine::docker;
+use crate::output;
 use crate::stack::{Stack, TargetKind};
 use crate::state::lock::DeployLock;
 use crate::targets::{self, data};
@@ -13,7 +14,9 @@ use crate::targets::{self, data};
 pub fn run(dir: &Path, volumes: bool, lock_timeout: u64, target: Option<TargetKind>) -> Result<u8> {
     let stack = Stack::load(dir)?;
     docker::check_engine()?;
-    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| eprintln!("{notice}"))?;
+    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| {
+        output::note(format_args!("{notice}"))
+    })?;
     let target = targets::open(&stack, stack.target_for(target));
     if volumes {
         data::back_up(
@@ -23,6 +26,6 @@ pub fn run(dir: &Path, volumes: bool, lock_timeout: u64, target: Option<TargetKi
         )?;
     }
     let said = target.down(volumes)?;
-    eprintln!("{said}");
+    output::note(format_args!("{said}"));
     Ok(0)
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::engine::docker;
+use crate::output;
 use crate::stack::Stack;
 use crate::state::lock::DeployLock;
 use crate::state::{backups, generations};
@@ -15,7 +16,9 @@ use crate::state::{backups, generations};
 pub fn run(dir: &Path, keep: u32, lock_timeout: u64) -> Result<u8> {
     let stack = Stack::load(dir)?;
     docker::check_engine()?;
-    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| eprintln!("{notice}"))?;
+    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| {
+        output::note(format_args!("{notice}"))
+    })?;
     let all = generations::generations(&stack.root)?;
     let newest: Vec<u32> = all
         .iter()
@@ -37,21 +40,21 @@ pub fn run(dir: &Path, keep: u32, lock_timeout: u64) -> Result<u8> {
     );
     for g in &dropped {
         generations::remove(&stack.root, g)?;
-        eprintln!("removed generation {}", g.number);
+        output::note(format_args!("removed generation {}", g.number));
     }
     let prefix = format!("{}/", stack.name);
     let mut removed = 0;
     for tag in docker::local_tags()? {
         if tag.starts_with(&prefix) && !used.contains(&tag) && docker::remove_image(&tag)? {
-            eprintln!("removed image {tag}");
+            output::note(format_args!("removed image {tag}"));
             removed += 1;
         }
     }
     let pruned = backups::prune(&stack.root, keep)?;
     for name in &pruned {
-        eprintln!("removed backup {name}");
+        output::note(format_args!("removed backup {name}"));
     }
-    eprintln!(
+    output::note(format_args!(
         "kept {} generations ({}); removed {} generations, {removed} images and {} backups",
         kept.len(),
         kept.iter()
@@ -60,6 +63,6 @@ pub fn run(dir: &Path, keep: u32, lock_timeout: u64) -> Result<u8> {
             .join(", "),
         dropped.len(),
         pruned.len()
-    );
+    ));
     Ok(0)
 }

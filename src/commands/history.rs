@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::output;
 use crate::stack::Stack;
 use crate::state::generations::{self, Generation};
 
@@ -27,7 +28,9 @@ pub fn run(dir: &Path, json: bool) -> Result<u8> {
         return Ok(0);
     }
     if all.is_empty() {
-        eprintln!("no generations yet: `stackgen up` records one on each successful deploy");
+        output::note(format_args!(
+            "no generations yet: `stackgen up` records one on each successful deploy"
+        ));
         return Ok(0);
     }
     println!("GEN  CURRENT  TIME                  GIT            IMAGES");

@@ -23,10 +23,18 @@ mod why;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command, SecretsCommand};
+use crate::output;
+use crate::progress::Verbosity;
 use crate::stack::TargetKind;
 
 /// Runs the command; returns its exit code (errors are the caller's to print).
 pub fn execute(cli: &Cli) -> Result<u8> {
+    // clap has already refused `-q` with `-v`.
+    output::install(match (cli.quiet, cli.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (_, true) => Verbosity::Verbose,
+        _ => Verbosity::Normal,
+    });
     let dir = cli.dir.as_path();
     // clap has already checked the name against `TargetKind::NAMES`.
     let target = cli.target.as_deref().and_then(TargetKind::from_name);

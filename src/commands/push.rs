@@ -7,6 +7,7 @@ use anyhow::Result;
 
 use crate::engine::docker;
 use crate::error::{Error, Problem};
+use crate::output;
 use crate::pipeline;
 use crate::targets::images;
 
@@ -26,6 +27,8 @@ pub fn run(dir: &Path) -> Result<u8> {
     images::require_base_image(stack, &builds, &local)?;
     images::build_all(&builds)?;
     let (pushed, present) = images::push(&evaluated, &registry)?;
-    eprintln!("{pushed} pushed, {present} already in {registry}");
+    output::note(format_args!(
+        "{pushed} pushed, {present} already in {registry}"
+    ));
     Ok(0)
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::error::Error;
+use crate::output;
 use crate::pipeline;
 use crate::state::atomic;
 
@@ -14,7 +15,7 @@ pub fn run(dir: &Path, check: bool) -> Result<u8> {
     if check {
         let stale = atomic::stale(&evaluated.stack.root, &files);
         if stale.is_empty() {
-            eprintln!("generated files are up to date");
+            output::note(format_args!("generated files are up to date"));
             return Ok(0);
         }
         return Err(Error::differs(
@@ -25,10 +26,10 @@ pub fn run(dir: &Path, check: bool) -> Result<u8> {
     }
     let written = atomic::write_changed(&evaluated.stack.root, &files)?;
     if written.is_empty() {
-        eprintln!("generated files are up to date");
+        output::note(format_args!("generated files are up to date"));
     }
     for rel in written {
-        eprintln!("wrote {rel}");
+        output::note(format_args!("wrote {rel}"));
     }
     Ok(0)
 }

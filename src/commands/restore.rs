@@ -11,6 +11,7 @@ use anyhow::Result;
 use crate::commands::backup::require_stores;
 use crate::engine::docker;
 use crate::error::{Error, Problem};
+use crate::output;
 use crate::stack::kind::Backup;
 use crate::stack::{Service, Stack, TargetKind};
 use crate::state::backups;
@@ -31,13 +32,13 @@ pub fn run(dir: &Path, opts: &RestoreOptions) -> Result<u8> {
     let (svc, backup) = pick(&stack, opts.service)?;
     let dump = unpack(opts.file, backup)?;
     if !opts.yes && !confirm(&stack, svc, opts.file)? {
-        eprintln!("restore cancelled; nothing was changed");
+        output::warn(format_args!("restore cancelled; nothing was changed"));
         return Ok(crate::error::INPUT);
     }
     let target = targets::open(&stack, stack.target_for(opts.target));
     docker::check_daemon()?;
     let _lock = DeployLock::acquire(&stack.name, opts.lock_timeout, |notice| {
-        eprintln!("{notice}")
+        output::note(format_args!("{notice}"))
     })?;
     if !target.serves(svc)? {
         return Err(Error::runtime(
@@ -55,11 +56,11 @@ pub fn run(dir: &Path, opts: &RestoreOptions) -> Result<u8> {
         data::When::Before("before the restore replaces it"),
     )?;
     target.load(svc, backup, dump)?;
-    eprintln!(
+    output::note(format_args!(
         "restored `{}` from {}; the other services stayed up",
         svc.name,
         opts.file.display()
-    );
+    ));
     Ok(0)
 }
 

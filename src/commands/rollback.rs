@@ -22,14 +22,16 @@ pub fn run(
 ) -> Result<u8> {
     let stack = Stack::load(dir)?;
     docker::check_engine()?;
-    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| eprintln!("{notice}"))?;
+    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| {
+        output::note(format_args!("{notice}"))
+    })?;
     let all = generations::generations(&stack.root)?;
     let chosen = choose(&all, number)?;
     require_images(&stack, chosen)?;
-    eprintln!(
+    output::note(format_args!(
         "rolling back to generation {} ({})",
         chosen.number, chosen.time
-    );
+    ));
     let target = targets::open(&stack, stack.target_for(target));
     target.check_secrets()?;
     let deployed = target.activate_generation(chosen).map_err(|f| f.error)?;
@@ -38,13 +40,13 @@ pub fn run(
         chosen.save_proof(&stack.root, proof)?;
     }
     output::urls(&deployed.urls);
-    eprintln!(
+    output::note(format_args!(
         "stack `{}` is at generation {}{}: {}",
         stack.name,
         chosen.number,
         target.words().place,
         deployed.summary
-    );
+    ));
     point_at_backup(&stack, chosen.number)?;
     Ok(0)
 }
@@ -62,15 +64,15 @@ fn point_at_backup(stack: &Stack, number: u32) -> Result<()> {
         .find(|b| b.generation <= number);
     let rel = |b: &backups::BackupFile| format!("{}/{}", layout::BACKUPS_DIR, b.name);
     match matching {
-        Some(b) => eprintln!(
+        Some(b) => output::warn(format_args!(
             "the data was not rolled back. If a later generation changed its schema, the data from before it is in {} (taken while generation {} ran): `stackgen restore {}`",
             rel(&b),
             b.generation,
             rel(&b)
-        ),
-        None => eprintln!(
+        )),
+        None => output::warn(format_args!(
             "the data was not rolled back, and no backup was taken while generation {number} or an older one ran"
-        ),
+        )),
     }
     Ok(())
 }

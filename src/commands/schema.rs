@@ -20,7 +20,7 @@ pub fn run(dir: &Path, check: bool) -> Result<u8> {
     let path = dir.join(SCHEMA_FILE);
     let problem = match std::fs::read(&path) {
         Ok(committed) if committed == schema.as_bytes() => {
-            eprintln!("{SCHEMA_FILE} is up to date");
+            output::note(format_args!("{SCHEMA_FILE} is up to date"));
             return Ok(0);
         }
         Ok(_) => "is stale: it differs from what `stackgen schema` prints",

@@ -12,6 +12,7 @@ use anyhow::Result;
 
 use crate::engine::docker;
 use crate::error::{Error, Problem};
+use crate::output;
 use crate::stack::kind::Rotate;
 use crate::stack::{Service, Stack, TargetKind};
 use crate::state::lock::DeployLock;
@@ -23,20 +24,22 @@ pub fn rotate(dir: &Path, name: &str, lock_timeout: u64, target: Option<TargetKi
     let (length, (checkers, readers)) = roles(&stack, name)?;
     let target = targets::open(&stack, stack.target_for(target));
     docker::check_daemon()?;
-    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| eprintln!("{notice}"))?;
+    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| {
+        output::note(format_args!("{notice}"))
+    })?;
     let root = &stack.root;
     let old = secrets::read(root, name);
     let new = secrets::random_alphanumeric(length as usize)?;
     // The file first: the new containers mount it when they are created, the running
     // ones keep the file they were started with.
     secrets::write(root, name, &new)?;
-    eprintln!("wrote {}/{name}", layout::SECRETS_DIR);
+    output::note(format_args!("wrote {}/{name}", layout::SECRETS_DIR));
     let set = std::cell::Cell::new(false);
     let set_new = || -> Result<(), Error> {
         for (svc, how) in &checkers {
             target.set_password(svc, how, &new)?;
             set.set(true);
-            eprintln!("set the new `{name}` in `{}`", svc.name);
+            output::note(format_args!("set the new `{name}` in `{}`", svc.name));
         }
         Ok(())
     };
@@ -50,7 +53,7 @@ pub fn rotate(dir: &Path, name: &str, lock_timeout: u64, target: Option<TargetKi
         };
         return Err(back.run(target.as_ref(), e).into());
     }
-    eprintln!(
+    output::note(format_args!(
         "rotated `{name}`: {} now use the new value; the old one no longer works",
         checkers
             .iter()
@@ -59,7 +62,7 @@ pub fn rotate(dir: &Path, name: &str, lock_timeout: u64, target: Option<TargetKi
             .map(|s| format!("`{}`", s.name))
             .collect::<Vec<_>>()
             .join(", ")
-    );
+    ));
     Ok(0)
 }
 

@@ -40,7 +40,7 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
     // One deploy at a time per compose project; taken before the no-op proof (another
     // deploy may be half way) and before the first write.
     let _lock = DeployLock::acquire(&stack.name, opts.lock_timeout, |notice| {
-        eprintln!("{notice}")
+        output::note(format_args!("{notice}"))
     })?;
     // Before the no-op proof: a running stack with its password file gone is not fine.
     target.check_secrets()?;
@@ -54,17 +54,23 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
     };
     let builds = preflight(&evaluated, target.as_ref())?;
     // Said once nothing can refuse the deploy any more, so a refusal is the only line.
-    eprintln!("deploying: {why}");
+    output::note(format_args!("deploying: {why}"));
     // Build before writing anything: a failed build leaves `generated/` and `.stackgen/`
     // as they were (the builds read only the build contexts).
     let reused = evaluated.hashes.len() - builds.len();
-    eprintln!("images: {} to build, {reused} up to date", builds.len());
+    output::note(format_args!(
+        "images: {} to build, {reused} up to date",
+        builds.len()
+    ));
     images::build_all(&builds)?;
     for rel in atomic::write_changed(&stack.root, &evaluated.rendered.files())? {
-        eprintln!("wrote {rel}");
+        output::note(format_args!("wrote {rel}"));
     }
     for name in secrets::ensure(&stack.root, &stack.secrets)? {
-        eprintln!("generated secret `{name}` in {}/", layout::SECRETS_DIR);
+        output::note(format_args!(
+            "generated secret `{name}` in {}/",
+            layout::SECRETS_DIR
+        ));
     }
 
     let started = Instant::now();
@@ -76,13 +82,13 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
         }
     };
     let generation = record(&evaluated, deployed.proof.as_ref())?;
-    eprintln!(
+    output::note(format_args!(
         "stack `{}` is up{}: {} in {:.1}s (generation {generation})",
         stack.name,
         target.words().place,
         deployed.summary,
         started.elapsed().as_secs_f64(),
-    );
+    ));
     output::urls(&deployed.urls);
     Ok(0)
 }
@@ -99,11 +105,11 @@ fn prove_no_op(evaluated: &Evaluated, target: &dyn Target) -> Result<Option<Stri
             services,
             urls,
         } => {
-            eprintln!(
+            output::note(format_args!(
                 "stack `{}` is up{}: nothing changed ({services} services checked in {took:.0} ms; generation {generation})",
                 evaluated.stack.name,
                 target.words().place,
-            );
+            ));
             output::urls(&urls);
             Ok(None)
         }
@@ -119,8 +125,13 @@ fn enforce_policy(findings: &[Finding], kind: TargetKind, allow_insecure: bool) 
         .iter()
         .filter(|f| f.target.is_none_or(|t| t == kind))
         .collect();
-    for f in ours.iter().filter(|f| f.severity != Severity::Warning) {
-        eprintln!("{}", f.line());
+    // An error is what `-q` still shows; a relaxed default is a note.
+    for f in &ours {
+        match f.severity {
+            Severity::Error => output::warn(f.line()),
+            Severity::Relaxed => output::note(f.line()),
+            Severity::Warning => {}
+        }
     }
     let errors: Vec<&&Finding> = ours
         .iter()
@@ -139,7 +150,7 @@ fn enforce_policy(findings: &[Finding], kind: TargetKind, allow_insecure: bool) 
         )
         .into());
     }
-    eprintln!(
+    output::warn(format_args!(
         "--allow-insecure: deploying despite {} security findings: {}",
         errors.len(),
         errors
@@ -147,7 +158,7 @@ fn enforce_policy(findings: &[Finding], kind: TargetKind, allow_insecure: bool) 
             .map(|f| format!("{} {}", f.service, f.key))
             .collect::<Vec<_>>()
             .join(", ")
-    );
+    ));
     Ok(())
 }
 
@@ -174,13 +185,15 @@ fn preflight(evaluated: &Evaluated, target: &dyn Target) -> Result<Vec<BuildRequ
 /// ready. Returns the error to exit with, saying what was done.
 fn roll_back_after(target: &dyn Target, stack: &Stack, failure: Error) -> Result<Error> {
     let Some(good) = generations::current(&stack.root)? else {
-        eprintln!("\nnothing to roll back to: this was the stack's first deploy");
+        output::warn(format_args!(
+            "\nnothing to roll back to: this was the stack's first deploy"
+        ));
         return Ok(failure);
     };
-    eprintln!(
+    output::note(format_args!(
         "\nrolling back to generation {} (the last good deploy)",
         good.number
-    );
+    ));
     let (message, hint) = match target.activate_generation(&good).map_err(|f| f.error) {
         Ok(deployed) => {
             if let Some(proof) = &deployed.proof {

@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use crate::engine::api::{self, Api};
 use crate::engine::logs::LogOptions;
 use crate::error::Error;
+use crate::progress::{self, Relay};
 
 /// The docker CLI to run; `STACKGEN_DOCKER` overrides it (tests, unusual installs).
 pub(super) fn docker() -> String {
@@ -27,7 +28,7 @@ where
     I: IntoIterator<Item = S>,
     S: Into<std::ffi::OsString>,
 {
-    duct::cmd(docker(), args).before_spawn(|cmd| {
+    super::traced(duct::cmd(docker(), args)).before_spawn(|cmd| {
         use std::os::unix::process::CommandExt;
         // SAFETY: prctl is async-signal-safe and touches only the child's own state.
         unsafe {
@@ -49,6 +50,54 @@ pub(super) fn run(args: &[String]) -> Result<Output> {
         .unchecked()
         .run()
         .with_context(|| format!("cannot run `{} {}`", docker(), args.join(" ")))
+}
+
+/// Runs a command whose output is progress (compose's `up`, `down`): straight to stderr
+/// when the sink wants that, else line by line through its relay. Returns whether the
+/// command succeeded; `what` names it in an error.
+pub(super) fn relayed(expr: duct::Expression, what: &str) -> Result<bool> {
+    let Some(relay) = progress::sink().relay() else {
+        let out = expr
+            .stdout_to_stderr()
+            .unchecked()
+            .run()
+            .with_context(|| format!("cannot run `{what}`"))?;
+        return Ok(out.status.success());
+    };
+    let reader = expr
+        .stderr_to_stdout()
+        .unchecked()
+        .reader()
+        .with_context(|| format!("cannot run `{what}`"))?;
+    relay_lines(&reader, relay, what)
+}
+
+/// Passes each line `reader` reads to `relay` until the command ends; whether it succeeded.
+fn relay_lines(reader: &duct::ReaderHandle, mut relay: Box<dyn Relay>, what: &str) -> Result<bool> {
+    let read = each_line(reader, |line| relay.line(line));
+    let ended = reader
+        .try_wait()
+        .with_context(|| format!("cannot wait for `{what}`"))?;
+    let ok = read.is_ok() && ended.is_some_and(|o| o.status.success());
+    relay.end(ok);
+    read.with_context(|| format!("cannot read the output of `{what}`"))?;
+    Ok(ok)
+}
+
+/// Calls `f` with each line `input` gives until its end, lossily decoded, without the
+/// line end (`\n` or `\r\n`).
+fn each_line(input: impl std::io::Read, mut f: impl FnMut(&str)) -> std::io::Result<()> {
+    use std::io::BufRead;
+    let mut input = std::io::BufReader::new(input);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if input.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(());
+        }
+        let line = String::from_utf8_lossy(&buf);
+        f(line.trim_end_matches(['\n', '\r']));
+    }
 }
 
 pub(super) fn text(bytes: &[u8]) -> String {
@@ -123,7 +172,7 @@ pub fn check_compose() -> Result<(), Error> {
         .run()
         .map_err(|e| not_installed(&e))?;
     if !compose.status.success() {
-        let v1 = duct::cmd("docker-compose", ["version", "--short"])
+        let v1 = super::traced(duct::cmd("docker-compose", ["version", "--short"]))
             .stdout_capture()
             .stderr_capture()
             .unchecked()
@@ -805,28 +854,54 @@ pub fn push(local: &str, remote: &str) -> Result<(), Error> {
 /// them against its working folder (for a file on disk it would use the file's own
 /// folder, which for a generation's copy is the wrong one). Waits until every service
 /// converged (or was rolled back by Swarm), at most `timeout` seconds; its progress goes
-/// to our stderr. Returns whether it finished in time and succeeded.
+/// where the progress sink wants it, as compose's does (see [`relayed`]). Returns whether
+/// it finished in time and succeeded.
 pub fn stack_deploy(name: &str, stack_file: &str, dir: &Path, timeout: u32) -> Result<bool> {
-    let args = stack_deploy_args(name);
-    let handle = docker_cmd(args)
+    let cmd = docker_cmd(stack_deploy_args(name))
         .dir(dir)
         .stdin_bytes(stack_file.as_bytes().to_vec())
-        .stdout_to_stderr()
-        .unchecked()
-        .start()
-        .context("cannot run `docker stack deploy`")?;
+        .unchecked();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout.into());
+    let what = "docker stack deploy";
+    let Some(relay) = progress::sink().relay() else {
+        let handle = cmd
+            .stdout_to_stderr()
+            .start()
+            .with_context(|| format!("cannot run `{what}`"))?;
+        return wait_until(deadline, timeout, || handle.try_wait(), || handle.kill());
+    };
+    let reader = cmd
+        .stderr_to_stdout()
+        .reader()
+        .with_context(|| format!("cannot run `{what}`"))?;
+    std::thread::scope(|s| {
+        let relaying = s.spawn(|| relay_lines(&reader, relay, what));
+        let ended = wait_until(deadline, timeout, || reader.try_wait(), || reader.kill());
+        let relayed = relaying
+            .join()
+            .map_err(|_| anyhow::anyhow!("the thread reading `{what}` panicked"))?;
+        Ok(ended? && relayed?)
+    })
+}
+
+/// Polls `try_wait` until the command ended (whether it succeeded) or `deadline`
+/// passed: then it is killed, which counts as failure.
+fn wait_until<'a>(
+    deadline: std::time::Instant,
+    timeout: u32,
+    try_wait: impl Fn() -> std::io::Result<Option<&'a Output>>,
+    kill: impl Fn() -> std::io::Result<()>,
+) -> Result<bool> {
     loop {
-        if let Some(out) = handle
-            .try_wait()
-            .context("cannot wait for `docker stack deploy`")?
-        {
+        if let Some(out) = try_wait().context("cannot wait for `docker stack deploy`")? {
             return Ok(out.status.success());
         }
         if std::time::Instant::now() >= deadline {
             // Swarm keeps converging (or rolling back) on its own; we stop waiting.
-            let _ = handle.kill();
-            eprintln!("stopped waiting for `docker stack deploy` after {timeout}s");
+            let _ = kill();
+            progress::warn(format_args!(
+                "stopped waiting for `docker stack deploy` after {timeout}s"
+            ));
             return Ok(false);
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -913,12 +988,10 @@ pub fn service_logs_args(full_name: &str, options: &LogOptions) -> Vec<String> {
 }
 
 pub fn stack_rm(name: &str) -> Result<bool> {
-    let status = docker_cmd(strings(&["stack", "rm", name]))
-        .stdout_to_stderr()
-        .unchecked()
-        .run()
-        .context("cannot run `docker stack rm`")?;
-    Ok(status.status.success())
+    relayed(
+        docker_cmd(strings(&["stack", "rm", name])),
+        "docker stack rm",
+    )
 }
 
 /// One service of a swarm stack.
@@ -1042,24 +1115,38 @@ pub fn build_args(req: &BuildRequest) -> Vec<String> {
     args
 }
 
-/// Builds one image; on failure the error carries the build's last lines.
-pub fn build(req: &BuildRequest) -> Result<(), Error> {
+/// How many of a failed build's last lines its error shows.
+const BUILD_TAIL: usize = 25;
+
+/// Builds one image, each line it prints told to `progress`; on failure the error
+/// carries the build's last lines.
+pub fn build(req: &BuildRequest, progress: &dyn progress::Build) -> Result<(), Error> {
     // No buildx here: the classic builder, asked for explicitly so the CLI does not
     // look for BuildKit and fail.
     let args = build_args(req);
-    let out = docker_cmd(&args)
+    let cannot =
+        |e: std::io::Error| Error::runtime(format!("cannot run `docker build`: {e}"), None);
+    let reader = docker_cmd(&args)
         .env("DOCKER_BUILDKIT", "0")
-        .stdout_capture()
-        .stderr_capture()
+        .stdin_null()
+        .stderr_to_stdout()
         .unchecked()
-        .run()
-        .map_err(|e| Error::runtime(format!("cannot run `docker build`: {e}"), None))?;
-    if out.status.success() {
+        .reader()
+        .map_err(cannot)?;
+    let mut tail = std::collections::VecDeque::with_capacity(BUILD_TAIL + 1);
+    each_line(&reader, |line| {
+        progress.line(line);
+        tail.push_back(line.to_string());
+        if tail.len() > BUILD_TAIL {
+            tail.pop_front();
+        }
+    })
+    .map_err(cannot)?;
+    let ended = reader.try_wait().map_err(cannot)?;
+    if ended.is_some_and(|o| o.status.success()) {
         return Ok(());
     }
-    let log = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
-    let tail: Vec<&str> = log.lines().rev().take(25).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    let tail: Vec<String> = tail.into_iter().filter(|l| !l.trim().is_empty()).collect();
     Err(Error::runtime(
         format!(
             "building `{}` ({}) failed:\n{}",
@@ -1157,12 +1244,7 @@ impl Project {
     /// Runs `up --wait`, compose's progress going to our stderr. Returns whether it
     /// succeeded; the caller reads the state afterwards rather than trusting the code.
     pub fn up(&self, wait_timeout: u32) -> Result<bool> {
-        let status = docker_cmd(self.up_args(wait_timeout))
-            .stdout_to_stderr()
-            .unchecked()
-            .run()
-            .context("cannot run `docker compose up`")?;
-        Ok(status.status.success())
+        relayed(docker_cmd(self.up_args(wait_timeout)), "docker compose up")
     }
 
     /// `up --wait` of some services only (see `up_services_args`); an empty list is
@@ -1173,22 +1255,15 @@ impl Project {
         } else {
             self.up_services_args(wait_timeout, services)
         };
-        let status = docker_cmd(args)
-            .stdout_to_stderr()
-            .unchecked()
-            .run()
-            .context("cannot run `docker compose up`")?;
-        Ok(status.status.success())
+        relayed(docker_cmd(args), "docker compose up")
     }
 
     /// Starts one more container of `service`; see `add_container_args`.
     pub fn add_container(&self, service: &str, running: usize) -> Result<bool> {
-        let status = docker_cmd(self.add_container_args(service, running))
-            .stdout_to_stderr()
-            .unchecked()
-            .run()
-            .context("cannot run `docker compose up --scale`")?;
-        Ok(status.status.success())
+        relayed(
+            docker_cmd(self.add_container_args(service, running)),
+            "docker compose up --scale",
+        )
     }
 
     /// `logs` with the operator's options, of one service or of every service.
@@ -1210,12 +1285,7 @@ impl Project {
     }
 
     pub fn down(&self, volumes: bool) -> Result<bool> {
-        let status = docker_cmd(self.down_args(volumes))
-            .stdout_to_stderr()
-            .unchecked()
-            .run()
-            .context("cannot run `docker compose down`")?;
-        Ok(status.status.success())
+        relayed(docker_cmd(self.down_args(volumes)), "docker compose down")
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 /// `git rev-parse HEAD` of the project, with `-dirty` when tracked files have changes;
 /// `None` outside a git work tree or without git.
 pub fn revision(root: &Path) -> Option<String> {
-    let out = duct::cmd!("git", "-C", root, "rev-parse", "HEAD")
+    let out = super::traced(duct::cmd!("git", "-C", root, "rev-parse", "HEAD"))
         .stdout_capture()
         .stderr_null()
         .unchecked()
@@ -15,14 +15,14 @@ pub fn revision(root: &Path) -> Option<String> {
         return None;
     }
     let rev = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let dirty = duct::cmd!(
+    let dirty = super::traced(duct::cmd!(
         "git",
         "-C",
         root,
         "status",
         "--porcelain",
         "--untracked-files=no"
-    )
+    ))
     .stdout_capture()
     .stderr_null()
     .unchecked()

@@ -1,9 +1,38 @@
 //! The programs stackgen runs: [`docker`] (the only code that talks to the container
 //! engine) and [`git`] (the revision a generation records); [`logs`] checks what
-//! `stackgen logs` passes on to docker.
+//! `stackgen logs` passes on to docker. Every command goes through [`traced`], so `-v`
+//! shows each one as it starts.
 
 pub mod api;
 pub mod docker;
 pub mod git;
 pub mod logs;
 pub mod oneshot;
+
+use crate::progress::{self, Verbosity};
+
+/// `expr`, telling the progress sink each command it starts (shown with `-v`) with the
+/// variables set for it that differ from stackgen's own (`DOCKER_BUILDKIT=0`).
+pub(crate) fn traced(expr: duct::Expression) -> duct::Expression {
+    expr.before_spawn(|cmd| {
+        let sink = progress::sink();
+        if sink.verbosity() != Verbosity::Verbose {
+            return Ok(());
+        }
+        let lossy = |s: &std::ffi::OsStr| s.to_string_lossy().into_owned();
+        let argv: Vec<String> = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(lossy)
+            .collect();
+        // duct hands the child a whole environment; what it set is what differs.
+        let env: Vec<(String, String)> = cmd
+            .get_envs()
+            .filter_map(|(k, v)| {
+                let v = v?;
+                (std::env::var_os(k).as_deref() != Some(v)).then(|| (lossy(k), lossy(v)))
+            })
+            .collect();
+        sink.command(&env, &argv);
+        Ok(())
+    })
+}

@@ -8,10 +8,10 @@
 use std::fs::File;
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::engine::api::{self, Api};
-use crate::engine::docker::{Project, docker, docker_cmd, run, text};
+use crate::engine::docker::{Project, docker, docker_cmd, relayed, run, text};
 use crate::error::Error;
 
 /// Whether the named volume exists: one engine query (or `docker volume inspect`).
@@ -116,12 +116,10 @@ impl Project {
 
     /// Recreates `service` stop-first and waits for it; see `recreate_args`.
     pub fn recreate(&self, service: &str, wait_timeout: u32) -> Result<bool> {
-        let status = docker_cmd(self.recreate_args(service, wait_timeout))
-            .stdout_to_stderr()
-            .unchecked()
-            .run()
-            .context("cannot run `docker compose up --force-recreate`")?;
-        Ok(status.status.success())
+        relayed(
+            docker_cmd(self.recreate_args(service, wait_timeout)),
+            "docker compose up --force-recreate",
+        )
     }
 }
 

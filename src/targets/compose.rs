@@ -15,6 +15,7 @@ use crate::engine::logs::LogOptions;
 use crate::error::Error;
 use crate::pipeline::Evaluated;
 use crate::plan::{self, Desired, Observed, PlanInputs, Previous, Rollout};
+use crate::progress;
 use crate::render::{self, HASH_LABEL};
 use crate::stack::kind::{Backup, Rotate};
 use crate::stack::{Service, Stack, TargetKind};
@@ -520,12 +521,16 @@ impl Compose<'_> {
         for (name, state) in not_ready {
             let what = state.map_or_else(|| "not created".to_string(), |s| s.describe());
             if !blamed.iter().any(|(n, _)| n == name) {
-                eprintln!("\nservice `{name}` was still starting ({what})");
+                progress::warn(format_args!(
+                    "\nservice `{name}` was still starting ({what})"
+                ));
                 continue;
             }
-            eprintln!("\nservice `{name}` is not ready: {what}; its last log lines:");
+            progress::warn(format_args!(
+                "\nservice `{name}` is not ready: {what}; its last log lines:"
+            ));
             for line in project.logs(name, 20)?.lines() {
-                eprintln!("  {line}");
+                progress::warn(format_args!("  {line}"));
             }
         }
         let names: Vec<&str> = blamed.iter().map(|(n, _)| n.as_str()).collect();
@@ -650,10 +655,10 @@ fn observed(c: &Container) -> Observed {
 fn remove_orphans(running: &mut Vec<Container>, declared: &[String]) -> Result<()> {
     for c in running.iter().filter(|c| !declared.contains(&c.service)) {
         docker::remove_container(&c.id)?;
-        eprintln!(
+        progress::note(format_args!(
             "removed orphan container {} (service `{}`)",
             c.id, c.service
-        );
+        ));
     }
     running.retain(|c| declared.contains(&c.service));
     Ok(())

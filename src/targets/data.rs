@@ -14,6 +14,7 @@ use anyhow::Result;
 use crate::engine::docker::{self, CONFIG_HASH_LABEL, Container, Project};
 use crate::engine::oneshot::{self, Input};
 use crate::error::Error;
+use crate::progress;
 use crate::stack::kind::{Backup, Rotate};
 use crate::stack::{Service, Stack};
 use crate::state::{backups, generations, layout};
@@ -56,10 +57,10 @@ pub fn back_up(target: &dyn Target, stack: &Stack, when: When) -> Result<Vec<Pat
                     Some("start the stack with `stackgen up` (see `stackgen status`), then try again".into()),
                 ));
             }
-            When::Before(step) => eprintln!(
+            When::Before(step) => progress::note(format_args!(
                 "no backup of `{}` {step}: it does not run here (nothing to dump it from)",
                 svc.name
-            ),
+            )),
         }
     }
     let why = match when {
@@ -93,13 +94,13 @@ fn write_backups(
             Ok(error) => error,
             Err(e) => plumbing(e),
         })?;
-        eprintln!(
+        progress::note(format_args!(
             "backed up `{}`{}{why}: {}/{name} ({})",
             svc.name,
             if why.is_empty() { "" } else { " " },
             layout::BACKUPS_DIR,
             human_size(size)
-        );
+        ));
         files.push(path);
     }
     Ok(files)
@@ -235,16 +236,16 @@ pub fn set_password(
     };
     let volume = format!("{}_{}-data", stack.name, svc.name);
     if !oneshot::volume_exists(&volume).map_err(plumbing)? {
-        eprintln!(
+        progress::note(format_args!(
             "`{}` has no data yet: it takes the new value when it first starts",
             svc.name
-        );
+        ));
         return Ok(());
     }
-    eprintln!(
+    progress::note(format_args!(
         "`{}` does not run: setting the password offline, on its volume",
         svc.name
-    );
+    ));
     project.run_with(&svc.name, offline, &script_env(svc), input())
 }
 
@@ -287,10 +288,10 @@ pub fn restart(
             .cloned()
             .collect();
         if old.is_empty() {
-            eprintln!(
+            progress::note(format_args!(
                 "{}: not running; it reads the new file when it starts",
                 svc.name
-            );
+            ));
             continue;
         }
         let ready = old.iter().all(|c| c.is_ready() && c.ports.is_empty());
@@ -302,7 +303,7 @@ pub fn restart(
             rollout.replace_gated(svc, &old, routes.as_deref(), &gate)?;
         } else {
             once()?;
-            eprintln!("{}: recreating it (stop-first)", svc.name);
+            progress::note(format_args!("{}: recreating it (stop-first)", svc.name));
             if !project
                 .recreate(&svc.name, stack.wait_timeout)
                 .map_err(plumbing)?
@@ -341,12 +342,12 @@ fn wait_healthy(stack: &Stack, services: &[&Service]) -> Result<(), Error> {
             return Ok(());
         };
         if std::time::Instant::now() >= deadline {
-            eprintln!(
+            progress::warn(format_args!(
                 "warning: `{}` serves, but the engine has not called it healthy within {}s ({}); see `stackgen status`",
                 first.service,
                 stack.wait_timeout,
                 first.describe()
-            );
+            ));
             return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(200));

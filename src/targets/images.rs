@@ -3,13 +3,13 @@
 //! registry for targets whose nodes pull.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use anyhow::Result;
 
 use crate::engine::docker::{self, BuildRequest, LocalImage};
 use crate::error::Error;
 use crate::pipeline::Evaluated;
+use crate::progress;
 use crate::render;
 use crate::stack::TargetKind;
 use crate::stack::{ImageSource, Stack};
@@ -71,44 +71,31 @@ pub fn require_base_image(
     Ok(())
 }
 
-/// Builds in parallel: the daemon runs independent builds side by side. Reports each
-/// build; the first failure is the error.
+/// Builds in parallel: the daemon runs independent builds side by side. Each build is
+/// told to the progress sink as it starts, runs and ends; the first failure is the error.
 pub fn build_all(builds: &[BuildRequest]) -> Result<()> {
-    let results: Vec<(String, f64, Result<(), Error>)> = std::thread::scope(|scope| {
+    let shown = progress::sink().builds();
+    let results: Vec<Result<(), Error>> = std::thread::scope(|scope| {
         let handles: Vec<_> = builds
             .iter()
             .map(|req| {
-                eprintln!("building {} ({})", req.service, req.tag);
+                let build = shown.start(&req.service);
                 scope.spawn(move || {
-                    let t = Instant::now();
-                    let r = docker::build(req);
-                    (req.service.clone(), t.elapsed().as_secs_f64(), r)
+                    let result = docker::build(req, build.as_ref());
+                    build.end(result.is_ok());
+                    result
                 })
             })
             .collect();
         handles
             .into_iter()
             .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    (
-                        "?".into(),
-                        0.0,
-                        Err(Error::runtime("a build thread panicked", None)),
-                    )
-                })
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::runtime("a build thread panicked", None)))
             })
             .collect()
     });
-    let mut first_error = None;
-    for (service, secs, result) in results {
-        match result {
-            Ok(()) => eprintln!("built {service} in {secs:.1}s"),
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    match first_error {
+    match results.into_iter().find_map(Result::err) {
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
@@ -129,12 +116,12 @@ pub fn push(evaluated: &Evaluated, registry: &str) -> Result<(usize, usize)> {
         let local = render::image_tag(&evaluated.stack.name, name, inputs);
         let remote = format!("{registry}/{local}");
         if docker::registry_has(&remote)? {
-            eprintln!("{name}: {remote} is already in the registry");
+            progress::note(format_args!("{name}: {remote} is already in the registry"));
             present += 1;
             continue;
         }
         docker::push(&local, &remote)?;
-        eprintln!("{name}: pushed {remote}");
+        progress::note(format_args!("{name}: pushed {remote}"));
         pushed += 1;
     }
     Ok((pushed, present))

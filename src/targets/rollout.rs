@@ -17,6 +17,7 @@ use anyhow::Result;
 
 use crate::engine::docker::{self, Container, Project};
 use crate::error::Error;
+use crate::progress;
 use crate::render::edge as edge_config;
 use crate::stack::{Service, Stack};
 use crate::targets::edge::{self, EdgeProxy};
@@ -75,7 +76,10 @@ impl StartFirst<'_> {
         if routed {
             self.pin(running, svc, &old_addresses).map_err(plumbing)?;
         }
-        eprintln!("{}: starting a new container beside the old one", svc.name);
+        progress::note(format_args!(
+            "{}: starting a new container beside the old one",
+            svc.name
+        ));
         let started = Instant::now();
         if !self
             .project
@@ -108,27 +112,30 @@ impl StartFirst<'_> {
         if let Err(why) = self.wait_ready(svc, &mut new, routed, gate.probe_only) {
             return Err(self.abandon(svc, Some(&new), running, why));
         }
-        eprintln!(
+        progress::note(format_args!(
             "{}: new container {} ready in {:.1}s; switching over",
             svc.name,
             new.id,
             started.elapsed().as_secs_f64()
-        );
+        ));
         if let (true, Some(edge)) = (routed, self.edge) {
             let mut order = self.addresses(std::slice::from_ref(&new));
             order.extend(old_addresses.iter().cloned());
             self.pin(self.steady, svc, &order).map_err(plumbing)?;
             let left = edge.drain(&old_addresses).map_err(plumbing)?;
             if left > 0 {
-                eprintln!(
+                progress::warn(format_args!(
                     "{}: drain timeout; {left} requests still in flight",
                     svc.name
-                );
+                ));
             }
         }
         for o in old {
             docker::stop_and_remove(&o.id, STOP_GRACE_SECS).map_err(plumbing)?;
-            eprintln!("{}: old container {} drained and removed", svc.name, o.id);
+            progress::note(format_args!(
+                "{}: old container {} drained and removed",
+                svc.name, o.id
+            ));
         }
         Ok(new)
     }
@@ -250,20 +257,20 @@ impl StartFirst<'_> {
         restore: Option<&str>,
         why: String,
     ) -> Error {
-        eprintln!(
+        progress::warn(format_args!(
             "\nservice `{}`: the new container is not ready: {why}",
             svc.name
-        );
+        ));
         if let Some(new) = new {
-            eprintln!("its last log lines:");
+            progress::warn(format_args!("its last log lines:"));
             for line in docker::container_logs(&new.id, 20)
                 .unwrap_or_default()
                 .lines()
             {
-                eprintln!("  {line}");
+                progress::warn(format_args!("  {line}"));
             }
             if let Err(e) = docker::remove_container(&new.id) {
-                eprintln!("could not remove it: {e:#}");
+                progress::warn(format_args!("could not remove it: {e:#}"));
             }
         }
         if let (Some(edge), Some(restore)) = (self.edge, restore) {
@@ -271,7 +278,7 @@ impl StartFirst<'_> {
                 .load(restore)
                 .and_then(|()| edge::write_runtime(&self.stack.root, restore));
             if let Err(e) = back {
-                eprintln!("could not put the edge's routes back: {e:#}");
+                progress::warn(format_args!("could not put the edge's routes back: {e:#}"));
             }
         }
         Error::runtime(

@@ -14,6 +14,7 @@ use crate::engine::logs::LogOptions;
 use crate::error::{Error, Problem};
 use crate::pipeline::Evaluated;
 use crate::plan::{self, Desired, Observed, PlanInputs, Previous};
+use crate::progress;
 use crate::stack::{Stack, TargetKind};
 use crate::state::generations::Generation;
 use crate::state::layout;
@@ -81,10 +82,10 @@ impl Target for Swarm<'_> {
             } else {
                 format!("  (update: {})", s.update_state)
             };
-            eprintln!(
+            progress::note(format_args!(
                 "{:<12} {}/{} running  {}{update}",
                 s.service, s.running, s.desired, s.image
-            );
+            ));
         }
         self.check_converged(ok, &services)?;
         Ok(self.deployed(services.len()).map_err(plumbing)?)
@@ -208,9 +209,9 @@ impl Target for Swarm<'_> {
         }
         let name = &self.stack.name;
         if volumes {
-            eprintln!(
+            progress::warn(format_args!(
                 "note: Swarm keeps volumes on each node; remove them there with `docker volume rm {name}_<volume>`"
-            );
+            ));
         }
         Ok(format!(
             "stack `{name}` is removed from the swarm; its volumes are kept"

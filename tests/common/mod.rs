@@ -114,6 +114,48 @@ fn copy(from: &Path, to: &Path) {
     }
 }
 
+/// Issue 16: what stackgen prints about its builds off a terminal: `building <svc>`
+/// when one starts and `built <svc> in <n>s` when it is done, for each of `services`;
+/// and no line twice in a row (compose repeats some; stackgen drops those).
+#[track_caller]
+pub fn assert_build_and_compose_lines(stderr: &str, services: &[&str]) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    for svc in services {
+        assert!(
+            lines.contains(&format!("building {svc}").as_str()),
+            "no `building {svc}` line:\n{stderr}"
+        );
+        let built = format!("built {svc} in ");
+        let done = lines.iter().find_map(|l| l.strip_prefix(&built));
+        let secs = done
+            .and_then(|d| d.strip_suffix('s'))
+            .map(str::parse::<f64>);
+        assert!(
+            matches!(secs, Some(Ok(_))),
+            "no `built {svc} in <n>s` line:\n{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains('\x1b') && !stderr.contains('\r'),
+        "escape codes or redraws off a terminal:\n{stderr}"
+    );
+    for pair in lines.windows(2) {
+        assert_ne!(pair[0], pair[1], "a line twice in a row:\n{stderr}");
+    }
+    let compose: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with(" Network ") || l.starts_with(" Container "))
+        .collect();
+    assert!(!compose.is_empty(), "compose's lines are shown:\n{stderr}");
+    let unique: std::collections::BTreeSet<&str> = compose.iter().copied().collect();
+    assert_eq!(
+        unique.len(),
+        compose.len(),
+        "a compose line repeated:\n{stderr}"
+    );
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -209,7 +251,13 @@ impl E2eStack {
     /// `stackgen up`, asserted to succeed; returns service -> URL.
     #[track_caller]
     pub fn up(&self) -> (Output, std::collections::BTreeMap<String, String>) {
-        let out = self.project.stackgen(&["up"]);
+        self.up_with(&["up"])
+    }
+
+    /// `stackgen <args>` (an `up` with flags), asserted to succeed; returns service -> URL.
+    #[track_caller]
+    pub fn up_with(&self, args: &[&str]) -> (Output, std::collections::BTreeMap<String, String>) {
+        let out = self.project.stackgen(args);
         assert_exit(&out, 0);
         let urls = stdout(&out)
             .lines()

@@ -1,8 +1,21 @@
 //! How commands print what is not an error: colour (only on a terminal, never with
-//! `NO_COLOR`), diff lines and URL lines. Errors are printed in
-//! one place only, `crate::run`.
+//! `NO_COLOR`), diff lines and URL lines, and (through the [`printer`] it installs as
+//! the progress sink) notes, warnings, `-v`'s command lines, build progress and
+//! compose's output. Errors are printed in one place only, `crate::run`.
+
+pub mod printer;
+pub mod text;
 
 use std::io::{ErrorKind, IsTerminal, Write};
+
+use crate::progress::{self, Verbosity};
+
+pub use crate::progress::{note, warn};
+
+/// Decides, once, how much stderr says: installs the printer every layer reports to.
+pub fn install(verbosity: Verbosity) {
+    progress::install(Box::new(printer::Printer::new(verbosity)));
+}
 
 /// Whether stdout gets colour.
 pub fn colour() -> bool {
