@@ -210,6 +210,17 @@ fn app_deploys_and_route_changes_drop_no_request() {
     stack
         .project
         .write("apps/hello/app.py", &format!("{app}# v2\n"));
+    // Reverted and rendered (the failed deploys wrote their generated/), the files are
+    // what runs again: `up` proves it without compose. The failed deploys wrote their
+    // routes for the edge to read at start, and put the running ones back.
+    assert_exit(&stack.project.stackgen(&["render"]), 0);
+    let noop = stack.project.stackgen(&["up"]);
+    assert_exit(&noop, 0);
+    assert!(
+        stderr(&noop).contains("nothing changed"),
+        "after the failed deploys are reverted, `up` is a no-op: {}",
+        stderr(&noop)
+    );
 
     // 4. A change of a route: a graceful reload of the edge, no container replaced.
     stack.project.edit_stack(|t| {

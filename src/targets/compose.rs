@@ -365,13 +365,49 @@ impl Compose<'_> {
             }
         })?;
         let replace = self.start_first(&services, &hashes, &before);
+        // What the edge reads when it starts: the new config, written before compose may
+        // recreate the edge. A deploy that fails with nothing switched over leaves the
+        // old routes running, so the old file goes back (or the next no-op `up` could
+        // not prove the edge runs the current generation).
+        let runtime = self.stack.root.join(layout::EDGE_RUNTIME_CONFIG);
+        let previous = edge_config.and_then(|_| std::fs::read_to_string(&runtime).ok());
         if let Some(config) = edge_config {
             edge::write_runtime(&self.stack.root, config).map_err(plumbing)?;
         }
+        let rolled = self.roll_out(&project, &services, &hashes, &before, replace, edge_config);
+        if let (Err(failure), Some(old)) = (&rolled, previous)
+            && !failure.switched
+            && let Err(e) = edge::write_runtime(&self.stack.root, &old)
+        {
+            progress::warn(format_args!(
+                "warning: cannot put the running routes back into `{}`: {e:#}",
+                layout::EDGE_RUNTIME_CONFIG
+            ));
+        }
+        let replaced = rolled?;
+        Ok(Converged {
+            running: self.read_back(&project, &services, &services)?,
+            replaced,
+            hashes,
+        })
+    }
+
+    /// The compose passes, then each start-first replacement behind the edge, then the
+    /// steady edge config loaded. Returns how many services were replaced start-first.
+    fn roll_out(
+        &self,
+        project: &Project,
+        services: &[String],
+        hashes: &BTreeMap<String, String>,
+        before: &[Container],
+        replace: Vec<(&Service, Vec<Container>)>,
+        edge_config: Option<&str>,
+    ) -> Result<usize, DeployFailure> {
+        let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
         let mut attempted: Vec<String> = Vec::new();
-        for pass in self.compose_passes(&services, &replace, &hashes, &before) {
+        for pass in self.compose_passes(services, &replace, hashes, before) {
             attempted.extend(if pass.is_empty() {
-                services.clone()
+                services.to_vec()
             } else {
                 pass.clone()
             });
@@ -379,14 +415,14 @@ impl Compose<'_> {
                 .up_services(self.stack.wait_timeout, &pass)
                 .map_err(plumbing)?
             {
-                let failure = self.read_back(&project, &services, &attempted).err();
+                let failure = self.read_back(project, services, &attempted).err();
                 let failure = failure
                     .unwrap_or_else(|| Error::runtime("`docker compose up --wait` failed", None));
                 return Err(failure.into());
             }
         }
         let after = docker::containers(&self.stack.name).map_err(plumbing)?;
-        let mut switched = ids(&before, &replace) != ids(&after, &replace);
+        let mut switched = ids(before, &replace) != ids(&after, &replace);
         let edge = EdgeProxy::find(self.stack, &after);
         // The routes the edge runs now: kept until the first switch, put back if it fails.
         let mut running = match (&edge, replace.is_empty()) {
@@ -395,7 +431,7 @@ impl Compose<'_> {
         };
         let rollout = StartFirst {
             stack: self.stack,
-            project: &project,
+            project,
             edge: edge.as_ref(),
             steady: edge_config,
         };
@@ -409,11 +445,7 @@ impl Compose<'_> {
         if let (Some(edge), Some(config)) = (&edge, edge_config) {
             edge.load(config).map_err(plumbing)?;
         }
-        Ok(Converged {
-            running: self.read_back(&project, &services, &services)?,
-            replaced: replace.len(),
-            hashes,
-        })
+        Ok(replace.len())
     }
 
     /// The services to replace start-first, with their old containers: declared as
