@@ -8,6 +8,7 @@ set -euo pipefail
 image="${1:-debian:bookworm-slim}"
 suite="${BASE_SUITE:-bookworm}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+security="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 
 if docker image inspect "$image" >/dev/null 2>&1; then
   echo "base image $image: present"
@@ -39,10 +40,22 @@ $sudo debootstrap --variant=minbase "$suite" "$root" "$mirror" >"$root.log" 2>&1
   tail -n 20 "$root.log" >&2
   exit 1
 }
+# The sources debian:*-slim lists: the release, its updates and Debian's security
+# archive, so a base built today carries today's security fixes, and so does every
+# `apt-get install` in a Dockerfile built on it. debootstrap installed from the release
+# alone; the security fixes published since are applied here.
+printf 'deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n' \
+  "$mirror" "$suite" "$mirror" "$suite" "$security" "$suite" |
+  $sudo tee "$root/etc/apt/sources.list" >/dev/null
+$sudo chroot "$root" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -qq' \
+  >"$root.log" 2>&1 || {
+  echo "error: applying the security updates failed; last lines of $root.log:" >&2
+  tail -n 20 "$root.log" >&2
+  exit 1
+}
 # Keep the image small and free of host-specific state, as debian:*-slim does.
 $sudo rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
   "$root"/var/log/* "$root"/tmp/*
-echo "deb $mirror $suite main" | $sudo tee "$root/etc/apt/sources.list" >/dev/null
 $sudo tar -C "$root" --numeric-owner -c . | docker import \
   --change 'CMD ["bash"]' \
   --change 'ENV LANG=C.UTF-8' \
