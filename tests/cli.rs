@@ -437,17 +437,10 @@ fn quiet_commands_print_nothing_on_stderr_and_the_same_stdout() {
 }
 
 /// Issue 16: on a terminal a command that builds nothing prints the same plain lines,
-/// no escape codes (run under util-linux `script`, which gives it a pty).
+/// no escape codes (run under util-linux `script`, which gives it a pty; `script` is in
+/// Debian's essential bsdutils, so a machine without it fails this test, never skips it).
 #[test]
 fn on_a_terminal_a_build_free_command_prints_plain_lines() {
-    let has_script = std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_script {
-        eprintln!("skipped: util-linux `script` is not installed");
-        return;
-    }
     let project = TestProject::shipped();
     let pty = |args: &str| {
         let command = format!(
@@ -467,4 +460,48 @@ fn on_a_terminal_a_build_free_command_prints_plain_lines() {
     assert_eq!(pty("render"), "generated files are up to date\n");
     assert_eq!(pty("-q render"), "");
     assert_eq!(pty("-v render --check"), "generated files are up to date\n");
+}
+
+/// Issue 16: "no" at `restore`'s prompt is a restore not confirmed: exit 2, nothing
+/// changed, and no engine asked (the prompt comes before it). Run under `script`, since
+/// the prompt needs a terminal.
+#[test]
+fn restore_answered_no_at_its_prompt_exits_2_and_changes_nothing() {
+    use std::io::Write;
+    let project = TestProject::shipped();
+    let dump = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/bad_inputs/restore-needs-yes/dump.sql.gz");
+    let file = project.file("dump.sql.gz");
+    std::fs::copy(&dump, &file).expect("copy the dump");
+    let before = project.snapshot();
+    let command = format!(
+        "{} --dir {} restore {}",
+        env!("CARGO_BIN_EXE_stackgen"),
+        project.path().display(),
+        file.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        // Asked nothing: a docker that does not exist would fail any engine question.
+        .env("STACKGEN_DOCKER", "/nonexistent/docker")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"n\n")
+        .expect("answer the prompt");
+    let out = child.wait_with_output().expect("wait for script");
+    assert_exit(&out, 2);
+    let shown = common::stdout(&out).replace("\r\n", "\n");
+    assert!(shown.contains("[y/N]"), "the prompt was shown: {shown}");
+    assert!(
+        shown.contains("restore cancelled; nothing was changed"),
+        "{shown}"
+    );
+    assert_eq!(project.snapshot(), before, "no file written");
 }
