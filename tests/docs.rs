@@ -220,3 +220,34 @@ fn the_books_summary_lists_every_page() {
         "docs/src/SUMMARY.md does not list: {missing:?}"
     );
 }
+
+/// The code listing in docs/src/how-it-works.md names every top-level module of `src/`
+/// (`name.rs` or `name/`), so a new room cannot go unmentioned.
+#[test]
+fn the_code_listing_names_every_module() {
+    let page = std::fs::read_to_string(repo().join("docs/src/how-it-works.md")).expect("page");
+    let start = page.find("## The code").expect("a section on the code");
+    let listing = &page[start..];
+    let listing = &listing[listing.find("```\n").expect("its listing starts") + 4..];
+    let listing = &listing[..listing.find("\n```").expect("its listing ends")];
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(repo().join("src")).expect("src") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let shown = if name.ends_with(".rs") {
+            name.clone()
+        } else {
+            format!("{name}/")
+        };
+        if !listing.contains(&shown) {
+            missing.push(shown);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not in how-it-works.md's listing: {missing:?}"
+    );
+}
