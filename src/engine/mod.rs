@@ -1,13 +1,13 @@
 //! The programs stackgen runs: [`docker`] (the only code that talks to the container
-//! engine) and [`git`] (the revision a generation records); [`logs`] checks what
-//! `stackgen logs` passes on to docker. Every command goes through [`traced`], so `-v`
+//! engine, a folder with a file per concern) and [`git`] (the revision a generation
+//! records); [`api`] is the HTTP transport over Unix sockets (the engine's, the edge's);
+//! [`logs`] checks what `stackgen logs` passes on to docker. Every command goes through [`traced`], so `-v`
 //! shows each one as it starts.
 
 pub mod api;
 pub mod docker;
 pub mod git;
 pub mod logs;
-pub mod oneshot;
 
 use crate::progress::{self, Verbosity};
 

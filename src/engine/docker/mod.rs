@@ -1,0 +1,39 @@
+//! The only code that runs `docker` or talks to the engine, one file per concern. It
+//! speaks the engine's own terms (containers, labels, images, compose projects, swarm
+//! services); what they mean to a stack is the targets' business.
+//!
+//! - [`process`]: running the CLI (captured, relayed to the progress sink, streamed);
+//! - [`signal`]: children that die with stackgen, Ctrl-C passed on (the `unsafe` code);
+//! - [`checks`]: the CLI, the daemon, the Compose plugin, each with a fix;
+//! - [`containers`]: a project's containers, one reader for both of the engine's shapes,
+//!   typed states; volumes;
+//! - [`images`]: local tags, builds, removal;
+//! - [`compose`]: a compose project's commands, its config hashes, one-shot scripts;
+//! - [`swarm`]: swarm state, the registry, stack deploy and its services.
+//!
+//! Argument vectors are built by pure functions, tested beside them.
+
+pub mod checks;
+pub mod compose;
+pub mod containers;
+pub mod images;
+mod process;
+mod signal;
+pub mod swarm;
+
+pub use checks::{check_compose, check_daemon, check_engine};
+pub use compose::{Input, Project, compose_identity, config_hashes};
+pub use containers::{
+    CONFIG_HASH_LABEL, Container, Health, PROJECT_LABEL, SERVICE_LABEL, State, container_logs,
+    containers, containers_resolve_tags, inspect, published_host_ports, remove_container,
+    stop_and_remove, volume_exists,
+};
+pub use images::{
+    BuildRequest, INPUTS_LABEL, LocalImage, build, image_exists, local_images, local_tags,
+    remove_image,
+};
+pub use process::{Streamed, stream};
+pub use swarm::{
+    SwarmService, push, registry_has, service_logs_args, stack_deploy, stack_rm,
+    stack_service_names, stack_services, swarm_active, task_addresses,
+};
