@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::builder::TypedValueParser;
+use clap::{Args, Parser, Subcommand};
+
+use crate::stack::TargetKind;
 
 /// Deploy a small stack of containerised services reproducibly, with one command.
 ///
@@ -30,8 +33,8 @@ pub struct Cli {
 
     /// Where to deploy: `compose` (this host) or `swarm`; default: stack.toml's
     /// `[target] default`, else `compose`.
-    #[arg(long, global = true, value_parser = clap::builder::PossibleValuesParser::new(crate::stack::TargetKind::NAMES))]
-    pub target: Option<String>,
+    #[arg(long, global = true, value_parser = target_parser())]
+    pub target: Option<TargetKind>,
 
     /// Print only errors, their hints and warnings on stderr; what goes to stdout (URLs,
     /// tables, diffs, paths) is unchanged.
@@ -47,20 +50,19 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `--target`'s values: the names `TargetKind` knows, listed in `--help` and completions.
+fn target_parser() -> impl clap::builder::TypedValueParser<Value = TargetKind> {
+    clap::builder::PossibleValuesParser::new(TargetKind::NAMES)
+        .try_map(|name| TargetKind::from_name(&name).ok_or("not a target"))
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render `generated/docker-compose.yml` and `generated/stack.lock` from the stack.
-    Render {
-        /// Write nothing; exit 1 if the generated files differ from what would be rendered.
-        #[arg(long)]
-        check: bool,
-    },
+    Render(RenderArgs),
     /// Print the shell completion script for SHELL (bash, zsh, fish, elvish,
     /// powershell); `just install-completions` installs bash's, zsh's and fish's.
-    Completions {
-        /// The shell to complete in.
-        shell: clap_complete::Shell,
-    },
+    Completions(CompletionsArgs),
     /// Print the man page, stackgen(1), in roff (`stackgen man | man -l -`).
     Man,
     /// Print the JSON Schema of `stack.toml`, for editors: completion, and inline errors
@@ -69,93 +71,36 @@ pub enum Command {
     /// Generated from the model stackgen reads. Editors read a committed copy,
     /// `stack.schema.json` at the project root, named by `#:schema ./stack.schema.json` as
     /// the first line of `stack.toml`.
-    Schema {
-        /// Print no schema; exit 1 if `stack.schema.json` is missing or differs from it.
-        #[arg(long)]
-        check: bool,
-    },
+    Schema(SchemaArgs),
     /// Check the rendered stack and its Dockerfiles against the security policy.
     ///
     /// Writes nothing. One line per finding: errors break the policy (exit 1), warnings
     /// name what would not survive a multi-host engine, `relaxed` lines are defaults that
     /// stack.toml explicitly relaxes.
-    Check {
-        /// Print the findings as JSON (docs/src/json.md has the shape).
-        #[arg(long)]
-        json: bool,
-    },
+    Check(CheckArgs),
     /// Render, check, build the images whose tag is missing, and deploy with `up --wait`;
     /// when what runs is provably the current generation, do nothing, in milliseconds.
-    Up {
-        /// Run compose even when nothing changed (skip the no-op proof).
-        #[arg(long)]
-        force: bool,
-        /// Deploy even when `stackgen check` reports errors (each one is printed).
-        #[arg(long)]
-        allow_insecure: bool,
-        /// On a failed deploy, leave it in place instead of bringing the last good
-        /// generation back.
-        #[arg(long)]
-        no_rollback: bool,
-        /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
-        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
-        lock_timeout: u64,
-    },
+    Up(UpArgs),
     /// Build the stack's missing images and push those the registry lacks (by tag), for
     /// a swarm to pull.
     Push,
     /// Deploy an earlier generation again, without building anything.
-    Rollback {
-        /// The generation to deploy (default: the one before the current).
-        generation: Option<u32>,
-        /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
-        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
-        lock_timeout: u64,
-    },
+    Rollback(RollbackArgs),
     /// List the generations: every successful deploy, the current one marked.
-    History {
-        /// Print them as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    History(HistoryArgs),
     /// Delete old generations and the images only they used, and backups beyond the newest K.
-    Gc {
-        /// How many of the newest generations and backups to keep (the current generation
-        /// and the newest backup are always kept).
-        #[arg(long, value_name = "K")]
-        keep: u32,
-        /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
-        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
-        lock_timeout: u64,
-    },
+    Gc(GcArgs),
     /// Preview a deploy: the compose file diff, then what `up` would do to each service.
     ///
     /// Writes nothing, builds nothing, touches no container. Each service is `+ create`,
     /// `~ rebuild` (its image inputs changed; the files are listed), `~ recreate` (its
     /// config changed; the keys are listed), `~ start`, `- remove` or `= unchanged`.
-    Diff {
-        /// Exit 1 when anything would change, 0 when nothing would.
-        #[arg(long)]
-        exit_code: bool,
-        /// Print the diff and the plan as JSON (docs/src/json.md has the shape).
-        #[arg(long)]
-        json: bool,
-    },
+    Diff(DiffArgs),
     /// Explain what `up` would do to one service, and why.
-    Why {
-        /// The service, as named in stack.toml (or running).
-        service: String,
-        /// Print the explanation as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Why(WhyArgs),
     /// Show each service's state, health, image, URL, and whether it matches the generated
     /// file (in sync, drifted, missing, orphan). Exit 1 when anything is not in sync.
-    Status {
-        /// Print the rows as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Status(StatusArgs),
     /// Print `<service>\t<url>` for each published service of the running stack.
     Urls,
     /// Show the services' logs: `docker compose logs` on one host, `docker service logs`
@@ -167,65 +112,24 @@ pub enum Command {
     /// anything is started, when no container of the stack (or of SERVICE) exists, and
     /// when the docker command fails; Ctrl-C ends `--follow` with exit 0, and stops it
     /// otherwise with 130.
-    Logs {
-        /// The service, as named in stack.toml (default: every service).
-        service: Option<String>,
-        /// Keep printing new lines until Ctrl-C.
-        #[arg(long, short = 'f')]
-        follow: bool,
-        /// Only lines since TIME: a duration back from now (`10m`, `1h30m`), a date and
-        /// time (`2026-12-01T10:00:00` in this host's zone; RFC 3339 with `Z` or
-        /// `+01:00`), or unix seconds.
-        #[arg(long, value_name = "TIME")]
-        since: Option<String>,
-        /// Only the last N lines of each container (`all`, the default: every line).
-        #[arg(long, value_name = "N")]
-        tail: Option<String>,
-        /// Start each line with the time the engine received it.
-        #[arg(long, short = 't')]
-        timestamps: bool,
-    },
+    Logs(LogsArgs),
     /// Dump the stack's data into `.stackgen/backups/<time>-gen<N>.sql.gz` (0600, verified).
     ///
     /// Runs the database kind's dump in a one-shot container of the service; prints the
     /// file's path on stdout.
-    Backup {
-        /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
-        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
-        lock_timeout: u64,
-    },
+    Backup(LockArgs),
     /// Replace the database's data with a backup, in one transaction; the apps stay up.
     ///
     /// The file is checked whole first, and what is there now is backed up before it is
     /// replaced. Asks for confirmation on a terminal; `--yes` otherwise.
-    Restore {
-        /// The backup file (`.stackgen/backups/...`).
-        file: PathBuf,
-        /// The service to restore into, when more than one holds data.
-        #[arg(long)]
-        service: Option<String>,
-        /// Do not ask for confirmation.
-        #[arg(long, short = 'y')]
-        yes: bool,
-        /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
-        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
-        lock_timeout: u64,
-    },
+    Restore(RestoreArgs),
     /// Manage the generated secrets.
     Secrets {
         #[command(subcommand)]
         action: SecretsCommand,
     },
     /// Stop and remove the stack's containers and networks; data volumes are kept.
-    Down {
-        /// Also delete the stack's named volumes, i.e. all its data (a backup is taken
-        /// first while the database runs).
-        #[arg(long)]
-        volumes: bool,
-        /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
-        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
-        lock_timeout: u64,
-    },
+    Down(DownArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -234,11 +138,159 @@ pub enum SecretsCommand {
     /// new containers for every other service that reads it (start-first where allowed).
     ///
     /// Works while the database runs, also when the old value's file was lost.
-    Rotate {
-        /// The secret, as declared in stack.toml's `[secrets]`.
-        name: String,
-        /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
-        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
-        lock_timeout: u64,
-    },
+    Rotate(RotateArgs),
+}
+
+/// The deploy lock, for every command that changes what runs or its data.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct LockArgs {
+    /// Seconds to wait for another stackgen deploying the same stack; 0 fails at once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub lock_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Write nothing; exit 1 if the generated files differ from what would be rendered.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print no schema; exit 1 if `stack.schema.json` is missing or differs from it.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print the findings as JSON (docs/src/json.md has the shape).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Run compose even when nothing changed (skip the no-op proof).
+    #[arg(long)]
+    pub force: bool,
+    /// Deploy even when `stackgen check` reports errors (each one is printed).
+    #[arg(long)]
+    pub allow_insecure: bool,
+    /// On a failed deploy, leave it in place instead of bringing the last good
+    /// generation back.
+    #[arg(long)]
+    pub no_rollback: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The generation to deploy (default: the one before the current).
+    pub generation: Option<u32>,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Print them as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// How many of the newest generations and backups to keep (the current generation
+    /// and the newest backup are always kept).
+    #[arg(long, value_name = "K")]
+    pub keep: u32,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Exit 1 when anything would change, 0 when nothing would.
+    #[arg(long)]
+    pub exit_code: bool,
+    /// Print the diff and the plan as JSON (docs/src/json.md has the shape).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The service, as named in stack.toml (or running).
+    pub service: String,
+    /// Print the explanation as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the rows as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct LogsArgs {
+    /// The service, as named in stack.toml (default: every service).
+    pub service: Option<String>,
+    /// Keep printing new lines until Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only lines since TIME: a duration back from now (`10m`, `1h30m`), a date and
+    /// time (`2026-12-01T10:00:00` in this host's zone; RFC 3339 with `Z` or
+    /// `+01:00`), or unix seconds.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only the last N lines of each container (`all`, the default: every line).
+    #[arg(long, value_name = "N")]
+    pub tail: Option<String>,
+    /// Start each line with the time the engine received it.
+    #[arg(long, short = 't')]
+    pub timestamps: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file (`.stackgen/backups/...`).
+    pub file: PathBuf,
+    /// The service to restore into, when more than one holds data.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Also delete the stack's named volumes, i.e. all its data (a backup is taken
+    /// first while the database runs).
+    #[arg(long)]
+    pub volumes: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The secret, as declared in stack.toml's `[secrets]`.
+    pub name: String,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }

@@ -24,7 +24,8 @@
 //! - [`engine`]: `docker` (the only code that talks to the engine) and `git`;
 //! - [`progress`]: what the layers below `output` report (notes, warnings, commands,
 //!   builds, compose's lines), to the one sink `output` installs;
-//! - [`error`]: typed errors and their exit codes.
+//! - [`error`]: how a command ends ([`error::Exit`]) and typed errors, and the exit
+//!   code of each.
 //!
 //! [`run`] is the one place that prints errors and picks the exit code.
 #![deny(clippy::too_many_lines)]
@@ -62,27 +63,19 @@ pub fn run() -> ExitCode {
         }
     };
     match commands::execute(&cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => ExitCode::from(report(&err)),
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(err) => ExitCode::from(report(&Error::from(err))),
     }
 }
 
-/// Prints `error: ...`, its causes and a hint; returns the exit code it maps to.
-fn report(err: &anyhow::Error) -> u8 {
-    match err.downcast_ref::<Error>() {
-        Some(e) => {
-            eprintln!("error: {e}");
-            if let Some(hint) = e.hint() {
-                eprintln!("hint: {hint}");
-            }
-            e.exit_code()
-        }
-        None => {
-            eprintln!("error: {err}");
-            for cause in err.chain().skip(1) {
-                eprintln!("  Caused by: {cause}");
-            }
-            error::RUNTIME
-        }
+/// Prints `error: ...`, what caused it and a hint; returns the exit code it maps to.
+fn report(err: &Error) -> u8 {
+    eprintln!("error: {err}");
+    for cause in err.causes() {
+        eprintln!("  Caused by: {cause}");
     }
+    if let Some(hint) = err.hint() {
+        eprintln!("hint: {hint}");
+    }
+    err.exit_code()
 }

@@ -21,7 +21,8 @@ use crate::stack::{ImageSource, Stack, TargetKind};
 /// A stack with its inputs hashed and its files rendered and parsed, nothing written yet.
 pub struct Evaluated {
     pub stack: Stack,
-    pub hashes: BTreeMap<String, ServiceInputs>,
+    /// Each built service's input manifest (what its image tag is a hash of).
+    pub inputs: BTreeMap<String, ServiceInputs>,
     pub rendered: Rendered,
     /// Each rendered target file, parsed once.
     pub documents: BTreeMap<TargetKind, Document>,
@@ -41,8 +42,8 @@ pub fn evaluate_text(root: &Path, text: &str) -> Result<Evaluated> {
 }
 
 fn evaluate_stack(stack: Stack) -> Result<Evaluated> {
-    let hashes = hash::hash_stack(&stack)?;
-    let rendered = render::render(&stack, &hashes)?;
+    let inputs = hash::hash_stack(&stack)?;
+    let rendered = render::render(&stack, &inputs)?;
     let mut documents = BTreeMap::new();
     for (target, text) in &rendered.targets {
         documents.insert(*target, Document::parse(target.spec().file, text)?);
@@ -50,7 +51,7 @@ fn evaluate_stack(stack: Stack) -> Result<Evaluated> {
     let findings = policy::check(&stack, &documents);
     Ok(Evaluated {
         stack,
-        hashes,
+        inputs,
         rendered,
         documents,
         findings,
@@ -65,7 +66,7 @@ impl Evaluated {
             .services
             .iter()
             .map(|(name, svc)| {
-                let image = match (&svc.source, self.hashes.get(name)) {
+                let image = match (&svc.source, self.inputs.get(name)) {
                     (ImageSource::Image(image), _) => image.clone(),
                     (ImageSource::Build { .. }, Some(inputs)) => {
                         render::image_tag(&self.stack.name, name, inputs)

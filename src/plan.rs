@@ -52,9 +52,9 @@ pub struct Previous {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observed {
     pub service: String,
-    /// `running` when it runs as deployed; anything else names what is wrong
-    /// (`exited`, `running 1/2 replicas`, ...).
-    pub state: String,
+    /// What is wrong with how it runs (`exited`, `running 1/2 replicas`, ...); `None`
+    /// when it runs as deployed.
+    pub not_running: Option<String>,
     pub image: String,
     /// The input hash the running image was built from, when it is known.
     pub inputs_hash: Option<String>,
@@ -262,9 +262,9 @@ pub fn plan(
                     r
                 }
             };
-        } else if have.state != "running" {
+        } else if let Some(state) = &have.not_running {
             entry.action = Action::Start;
-            entry.reasons = vec![format!("the container is {}", have.state)];
+            entry.reasons = vec![format!("the container is {state}")];
         }
         out.push(entry);
     }
@@ -416,7 +416,7 @@ mod tests {
     fn running(service: &str, hash: &str, config_hash: &str, state: &str) -> Observed {
         Observed {
             service: service.into(),
-            state: state.into(),
+            not_running: (state != "running").then(|| state.into()),
             image: format!("s/{service}:{hash}"),
             inputs_hash: Some(hash.into()),
             config_hash: config_hash.into(),

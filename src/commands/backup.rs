@@ -1,35 +1,30 @@
 //! `stackgen backup`: dump every service that holds data into `.stackgen/backups/`, by
 //! its kind's `[backup]` scripts; print each file's path on stdout.
 
-use std::path::Path;
-
 use anyhow::Result;
 
-use crate::engine::docker;
-use crate::error::{Error, Problem};
-use crate::output;
-use crate::stack::{Stack, TargetKind};
-use crate::state::lock::DeployLock;
-use crate::targets::{self, data};
+use crate::cli::LockArgs;
+use crate::commands::context::{self, Context};
+use crate::error::{Error, Exit, Problem};
+use crate::stack::Stack;
+use crate::targets::{self, EngineUse, backup};
 
-pub fn run(dir: &Path, lock_timeout: u64, target: Option<TargetKind>) -> Result<u8> {
-    let stack = Stack::load(dir)?;
+pub fn run(ctx: &Context, lock: &LockArgs) -> Result<Exit> {
+    let stack = Stack::load(ctx.dir)?;
     require_stores(&stack)?;
-    let target = targets::open(&stack, stack.target_for(target));
-    docker::check_daemon()?;
+    let target = targets::open(&stack, ctx.target_for(&stack));
+    target.check_engine(EngineUse::Engine)?;
     // Not while a deploy recreates the database.
-    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| {
-        output::note(format_args!("{notice}"))
-    })?;
-    for file in data::back_up(target.as_ref(), &stack, data::When::Asked)? {
+    let _lock = context::lock(&stack, *lock)?;
+    for file in backup::back_up(target.as_ref(), &stack, backup::When::Asked)? {
         println!("{}", file.display());
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// A stack with nothing to back up is bad input: say what makes a service backed up.
 pub fn require_stores(stack: &Stack) -> Result<(), Error> {
-    if !data::stores(stack).is_empty() {
+    if !backup::stores(stack).is_empty() {
         return Ok(());
     }
     Err(Error::input(

@@ -1,11 +1,11 @@
 //! `stackgen check [--json]`: the security policy's findings over every rendered file
 //! and Dockerfile. Writes nothing; exit 1 when a finding is an error.
 
-use std::path::Path;
-
 use anyhow::Result;
 
-use crate::error::DIFFERS;
+use crate::cli::CheckArgs;
+use crate::commands::context::Context;
+use crate::error::Exit;
 use crate::output;
 use crate::pipeline;
 use crate::policy::{Finding, Severity};
@@ -14,13 +14,13 @@ fn count(findings: &[Finding], severity: Severity) -> usize {
     findings.iter().filter(|f| f.severity == severity).count()
 }
 
-pub fn run(dir: &Path, json: bool) -> Result<u8> {
-    let evaluated = pipeline::evaluate(dir)?;
+pub fn run(ctx: &Context, args: &CheckArgs) -> Result<Exit> {
+    let evaluated = pipeline::evaluate(ctx.dir)?;
     let findings = &evaluated.findings;
     let errors = count(findings, Severity::Error);
     let warnings = count(findings, Severity::Warning);
     let relaxed = count(findings, Severity::Relaxed);
-    if json {
+    if args.json {
         let report = serde_json::json!({
             "errors": errors,
             "warnings": warnings,
@@ -36,5 +36,5 @@ pub fn run(dir: &Path, json: bool) -> Result<u8> {
             "check: {errors} errors, {warnings} warnings, {relaxed} relaxed"
         ));
     }
-    Ok(if errors > 0 { DIFFERS } else { 0 })
+    Ok(Exit::differs_if(errors > 0))
 }

@@ -5,25 +5,25 @@
 
 use anyhow::{Context, Result};
 use clap::CommandFactory;
-use clap_complete::Shell;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, CompletionsArgs};
+use crate::error::Exit;
 use crate::output;
 
-/// The completion script for `shell` on stdout.
-pub fn completions(shell: Shell) -> Result<u8> {
+/// The completion script for the shell asked for, on stdout.
+pub fn completions(args: &CompletionsArgs) -> Result<Exit> {
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "stackgen", &mut out);
+    clap_complete::generate(args.shell, &mut Cli::command(), "stackgen", &mut out);
     output::stdout_bytes(&out).context("cannot write the completions to stdout")?;
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// The man page, `stackgen(1)`, in roff on stdout (`stackgen man | man -l -`).
-pub fn man() -> Result<u8> {
+pub fn man() -> Result<Exit> {
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut out)
         .context("cannot render the man page")?;
     output::stdout_bytes(&out).context("cannot write the man page to stdout")?;
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -2,19 +2,16 @@
 //! committed, then what `up` would do to each service and why. Writes nothing, builds
 //! nothing, touches no container.
 
-use std::path::Path;
-
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::engine::docker;
-use crate::error::DIFFERS;
+use crate::cli::DiffArgs;
+use crate::commands::context::Context;
+use crate::error::Exit;
 use crate::output::{self, paint};
 use crate::pipeline::{self, Evaluated};
 use crate::plan::{Action, ServicePlan};
-use crate::stack::TargetKind;
-use crate::state::layout;
-use crate::targets;
+use crate::targets::{self, EngineUse};
 
 #[derive(Serialize)]
 struct DiffReport<'a> {
@@ -24,22 +21,18 @@ struct DiffReport<'a> {
     services: &'a [ServicePlan],
 }
 
-pub fn run(dir: &Path, exit_code: bool, json: bool, target: Option<TargetKind>) -> Result<u8> {
-    let evaluated = pipeline::evaluate(dir)?;
-    docker::check_daemon()?;
-    let target = targets::open(&evaluated.stack, evaluated.stack.target_for(target));
+pub fn run(ctx: &Context, args: &DiffArgs) -> Result<Exit> {
+    let evaluated = pipeline::evaluate(ctx.dir)?;
+    let target = targets::open(&evaluated.stack, ctx.target_for(&evaluated.stack));
+    target.check_engine(EngineUse::Engine)?;
     let plans = targets::plan(target.as_ref(), &evaluated)?;
-    let mut text = file_diff(
-        &evaluated,
-        target.file(),
-        evaluated.rendered.target(target.kind()).unwrap_or_default(),
-    );
-    // The edge's routes: compose only (a swarm publishes the apps itself).
-    if let (TargetKind::Compose, Some(edge)) = (target.kind(), &evaluated.rendered.edge) {
-        text.push_str(&file_diff(&evaluated, layout::EDGE_FILE, edge));
-    }
+    let text: String = target
+        .files(&evaluated)
+        .into_iter()
+        .map(|(file, new)| file_diff(&evaluated, file, new))
+        .collect();
     let changes = !text.is_empty() || plans.iter().any(|p| p.action != Action::Unchanged);
-    if json {
+    if args.json {
         let report = DiffReport {
             stack: &evaluated.stack.name,
             changes,
@@ -47,7 +40,7 @@ pub fn run(dir: &Path, exit_code: bool, json: bool, target: Option<TargetKind>) 
             services: &plans,
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(if exit_code && changes { DIFFERS } else { 0 });
+        return Ok(Exit::differs_if(args.exit_code && changes));
     }
     let on = output::colour();
     if text.is_empty() {
@@ -68,7 +61,7 @@ pub fn run(dir: &Path, exit_code: bool, json: bool, target: Option<TargetKind>) 
             println!("{}", paint(&line, on));
         }
     }
-    Ok(if exit_code && changes { DIFFERS } else { 0 })
+    Ok(Exit::differs_if(args.exit_code && changes))
 }
 
 /// The unified diff of a committed generated file against what would be rendered now;

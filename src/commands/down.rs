@@ -1,31 +1,28 @@
 //! `stackgen down [--volumes]`: stop and remove the stack; its data volumes are kept
 //! unless asked, and then a backup of them is taken first while they run.
 
-use std::path::Path;
-
 use anyhow::Result;
 
-use crate::engine::docker;
+use crate::cli::DownArgs;
+use crate::commands::context::{self, Context};
+use crate::error::Exit;
 use crate::output;
-use crate::stack::{Stack, TargetKind};
-use crate::state::lock::DeployLock;
-use crate::targets::{self, data};
+use crate::stack::Stack;
+use crate::targets::{self, EngineUse, backup};
 
-pub fn run(dir: &Path, volumes: bool, lock_timeout: u64, target: Option<TargetKind>) -> Result<u8> {
-    let stack = Stack::load(dir)?;
-    docker::check_engine()?;
-    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| {
-        output::note(format_args!("{notice}"))
-    })?;
-    let target = targets::open(&stack, stack.target_for(target));
-    if volumes {
-        data::back_up(
+pub fn run(ctx: &Context, args: &DownArgs) -> Result<Exit> {
+    let stack = Stack::load(ctx.dir)?;
+    let target = targets::open(&stack, ctx.target_for(&stack));
+    target.check_engine(EngineUse::DeployTool)?;
+    let _lock = context::lock(&stack, args.lock)?;
+    if args.volumes {
+        backup::back_up(
             target.as_ref(),
             &stack,
-            data::When::Before("before `down --volumes` deletes it"),
+            backup::When::Before("before `down --volumes` deletes it"),
         )?;
     }
-    let said = target.down(volumes)?;
+    let said = target.down(args.volumes)?;
     output::note(format_args!("{said}"));
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -1,17 +1,18 @@
 //! `stackgen history [--json]`: every generation (successful deploy), the current marked.
 
-use std::path::Path;
-
 use anyhow::Result;
 
+use crate::cli::HistoryArgs;
+use crate::commands::context::Context;
+use crate::error::Exit;
 use crate::output;
 use crate::stack::Stack;
 use crate::state::generations::{self, Generation};
 
-pub fn run(dir: &Path, json: bool) -> Result<u8> {
-    let stack = Stack::load(dir)?;
+pub fn run(ctx: &Context, args: &HistoryArgs) -> Result<Exit> {
+    let stack = Stack::load(ctx.dir)?;
     let all = generations::generations(&stack.root)?;
-    if json {
+    if args.json {
         let rows: Vec<serde_json::Value> = all
             .iter()
             .map(|g| {
@@ -25,19 +26,19 @@ pub fn run(dir: &Path, json: bool) -> Result<u8> {
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     if all.is_empty() {
         output::note(format_args!(
             "no generations yet: `stackgen up` records one on each successful deploy"
         ));
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     println!("GEN  CURRENT  TIME                  GIT            IMAGES");
     for g in &all {
         println!("{}", row(g));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// One table row: number, `*` when current, time, short revision (`+` when dirty), and

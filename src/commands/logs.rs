@@ -4,31 +4,19 @@
 //! anything. Exit 3 when nothing of the stack exists or the tool fails; 0 when Ctrl-C
 //! ended `--follow`, the one way following ends; 130 when Ctrl-C stopped it otherwise.
 
-use std::path::Path;
-
 use anyhow::Result;
 
-use crate::engine::docker;
+use crate::cli::LogsArgs;
+use crate::commands::context::Context;
 use crate::engine::logs::{self, LogOptions};
-use crate::error::{Error, Problem};
+use crate::error::{Error, Exit, Problem};
 use crate::output;
-use crate::stack::{self, Stack, TargetKind};
-use crate::targets;
+use crate::stack::{self, Stack};
+use crate::targets::{self, EngineUse};
 
-/// The command line of one `logs`, as typed.
-#[derive(Debug)]
-pub struct LogsRequest<'a> {
-    pub service: Option<&'a str>,
-    pub follow: bool,
-    pub since: Option<&'a str>,
-    pub tail: Option<&'a str>,
-    pub timestamps: bool,
-    pub target: Option<TargetKind>,
-}
-
-pub fn run(dir: &Path, request: &LogsRequest) -> Result<u8> {
-    let mut problems = flag_problems(request);
-    let stack = match Stack::load(dir) {
+pub fn run(ctx: &Context, args: &LogsArgs) -> Result<Exit> {
+    let mut problems = flag_problems(args);
+    let stack = match Stack::load(ctx.dir) {
         Ok(stack) => stack,
         Err(Error::Input(more)) => {
             problems.extend(more);
@@ -36,43 +24,43 @@ pub fn run(dir: &Path, request: &LogsRequest) -> Result<u8> {
         }
         Err(e) => return Err(e.into()),
     };
-    problems.extend(request.service.and_then(|s| unknown_service(&stack, s)));
+    let service = args.service.as_deref();
+    problems.extend(service.and_then(|s| unknown_service(&stack, s)));
     if !problems.is_empty() {
         return Err(Error::Input(problems).into());
     }
-    docker::check_daemon()?;
+    let target = targets::open(&stack, ctx.target_for(&stack));
+    target.check_engine(EngineUse::Engine)?;
     let options = LogOptions {
-        follow: request.follow,
-        since: request.since.map(str::to_string),
-        tail: request.tail.map(str::to_string),
-        timestamps: request.timestamps,
+        follow: args.follow,
+        since: args.since.clone(),
+        tail: args.tail.clone(),
+        timestamps: args.timestamps,
         colour: output::colour(),
     };
-    let target = targets::open(&stack, stack.target_for(request.target));
-    let end = target.logs(request.service, &options)?;
-    ended(end.interrupted, options.follow, end.code)
+    let end = target.logs(service, &options)?;
+    Ok(ended(end.interrupted, options.follow, end.code)?)
 }
 
-/// The exit of a `logs` that ran: Ctrl-C is how `--follow` ends (0); without it, Ctrl-C
-/// is 130 as a shell shows it; the tool failing is a runtime failure (3), its own
-/// message printed above ours.
-fn ended(interrupted: bool, follow: bool, code: u8) -> Result<u8> {
+/// The exit of a `logs` that ran: Ctrl-C is how `--follow` ends (success); without it,
+/// Ctrl-C is an interrupt (130, as a shell shows it); the tool failing is a runtime
+/// failure (3), its own message printed above ours.
+fn ended(interrupted: bool, follow: bool, code: u8) -> Result<Exit, Error> {
     match (interrupted, code) {
-        (true, _) if follow => Ok(0),
-        (true, _) => Ok(130),
-        (false, 0) => Ok(0),
+        (true, _) if follow => Ok(Exit::Success),
+        (true, _) => Ok(Exit::Interrupted),
+        (false, 0) => Ok(Exit::Success),
         (false, code) => Err(Error::runtime(
             format!("the logs tool failed (exit code {code}); its message is above"),
             Some("check `stackgen status`; `docker info` should answer".into()),
-        )
-        .into()),
+        )),
     }
 }
 
 /// `--since` and `--tail`, each checked as docker would read it.
-fn flag_problems(request: &LogsRequest) -> Vec<Problem> {
+fn flag_problems(args: &LogsArgs) -> Vec<Problem> {
     let mut problems = Vec::new();
-    if let Some(since) = request.since.filter(|s| !logs::is_since(s)) {
+    if let Some(since) = args.since.as_deref().filter(|s| !logs::is_since(s)) {
         problems.push(
             Problem::new(
                 "logs",
@@ -85,7 +73,7 @@ fn flag_problems(request: &LogsRequest) -> Vec<Problem> {
             .printable(),
         );
     }
-    if let Some(tail) = request.tail.filter(|t| !logs::is_tail(t)) {
+    if let Some(tail) = args.tail.as_deref().filter(|t| !logs::is_tail(t)) {
         problems.push(
             Problem::new(
                 "logs",
@@ -122,21 +110,18 @@ fn unknown_service(stack: &Stack, service: &str) -> Option<Problem> {
 mod tests {
     use super::*;
 
-    fn request<'a>(since: Option<&'a str>, tail: Option<&'a str>) -> LogsRequest<'a> {
-        LogsRequest {
-            service: None,
-            follow: false,
-            since,
-            tail,
-            timestamps: false,
-            target: None,
+    fn args(since: Option<&str>, tail: Option<&str>) -> LogsArgs {
+        LogsArgs {
+            since: since.map(str::to_string),
+            tail: tail.map(str::to_string),
+            ..LogsArgs::default()
         }
     }
 
     #[test]
     fn good_flags_are_no_problem_and_bad_ones_are_all_named() {
-        assert!(flag_problems(&request(Some("1h30m"), Some("all"))).is_empty());
-        let both = flag_problems(&request(Some("10x"), Some("ten")));
+        assert!(flag_problems(&args(Some("1h30m"), Some("all"))).is_empty());
+        let both = flag_problems(&args(Some("10x"), Some("ten")));
         let messages: Vec<&str> = both.iter().map(|p| p.message.as_str()).collect();
         assert_eq!(
             messages,
@@ -149,16 +134,19 @@ mod tests {
 
     #[test]
     fn how_a_logs_run_ends_is_its_exit_code() {
-        assert_eq!(ended(true, true, 130).unwrap(), 0, "Ctrl-C ends --follow");
+        assert_eq!(
+            ended(true, true, 130).unwrap(),
+            Exit::Success,
+            "Ctrl-C ends --follow"
+        );
         assert_eq!(
             ended(true, false, 0).unwrap(),
-            130,
+            Exit::Interrupted,
             "Ctrl-C stopped it early"
         );
-        assert_eq!(ended(false, false, 0).unwrap(), 0);
+        assert_eq!(ended(false, false, 0).unwrap(), Exit::Success);
         let failed = ended(false, true, 1).unwrap_err();
-        let failed = failed.downcast_ref::<Error>().expect("a typed error");
-        assert_eq!(failed.exit_code(), crate::error::RUNTIME);
+        assert_eq!(failed.exit_code(), 3);
         assert!(failed.to_string().contains("exit code 1"), "{failed}");
     }
 }

@@ -1,9 +1,11 @@
-//! The commands, one file each: take the options, call the pipeline or a target, print.
-//! [`execute`] turns the parsed command line into each command's options and runs it.
+//! The commands, one file each: take the options (clap's argument struct of the
+//! command), call the pipeline or a target, print, and say how it ended ([`Exit`]).
+//! [`execute`] dispatches, one line a command.
 
 mod backup;
 mod check;
 mod completions;
+mod context;
 mod diff;
 mod down;
 mod gc;
@@ -22,93 +24,46 @@ mod why;
 
 use anyhow::Result;
 
+pub use context::Context;
+
 use crate::cli::{Cli, Command, SecretsCommand};
+use crate::error::Exit;
 use crate::output;
 use crate::progress::Verbosity;
-use crate::stack::TargetKind;
 
-/// Runs the command; returns its exit code (errors are the caller's to print).
-pub fn execute(cli: &Cli) -> Result<u8> {
+/// Runs the command; says how it ended (errors are the caller's to print).
+pub fn execute(cli: &Cli) -> Result<Exit> {
     // clap has already refused `-q` with `-v`.
     output::install(match (cli.quiet, cli.verbose) {
         (true, _) => Verbosity::Quiet,
         (_, true) => Verbosity::Verbose,
         _ => Verbosity::Normal,
     });
-    let dir = cli.dir.as_path();
-    // clap has already checked the name against `TargetKind::NAMES`.
-    let target = cli.target.as_deref().and_then(TargetKind::from_name);
+    let ctx = Context {
+        dir: &cli.dir,
+        target: cli.target,
+    };
     match &cli.command {
-        Command::Render { check } => render::run(dir, *check),
-        Command::Schema { check } => schema::run(dir, *check),
-        Command::Completions { shell } => completions::completions(*shell),
+        Command::Render(args) => render::run(&ctx, args),
+        Command::Schema(args) => schema::run(&ctx, args),
+        Command::Completions(args) => completions::completions(args),
         Command::Man => completions::man(),
-        Command::Check { json } => check::run(dir, *json),
-        Command::Up {
-            force,
-            allow_insecure,
-            no_rollback,
-            lock_timeout,
-        } => up::run(
-            dir,
-            &up::UpOptions {
-                force: *force,
-                allow_insecure: *allow_insecure,
-                rollback: !*no_rollback,
-                lock_timeout: *lock_timeout,
-                target,
-            },
-        ),
-        Command::Push => push::run(dir),
-        Command::Rollback {
-            generation,
-            lock_timeout,
-        } => rollback::run(dir, *generation, *lock_timeout, target),
-        Command::History { json } => history::run(dir, *json),
-        Command::Gc { keep, lock_timeout } => gc::run(dir, *keep, *lock_timeout),
-        Command::Diff { exit_code, json } => diff::run(dir, *exit_code, *json, target),
-        Command::Why { service, json } => why::run(dir, service, *json, target),
-        Command::Status { json } => status::run(dir, *json, target),
-        Command::Urls => urls::run(dir, target),
-        Command::Logs {
-            service,
-            follow,
-            since,
-            tail,
-            timestamps,
-        } => logs::run(
-            dir,
-            &logs::LogsRequest {
-                service: service.as_deref(),
-                follow: *follow,
-                since: since.as_deref(),
-                tail: tail.as_deref(),
-                timestamps: *timestamps,
-                target,
-            },
-        ),
-        Command::Backup { lock_timeout } => backup::run(dir, *lock_timeout, target),
-        Command::Restore {
-            file,
-            service,
-            yes,
-            lock_timeout,
-        } => restore::run(
-            dir,
-            &restore::RestoreOptions {
-                file,
-                service: service.as_deref(),
-                yes: *yes,
-                lock_timeout: *lock_timeout,
-                target,
-            },
-        ),
+        Command::Check(args) => check::run(&ctx, args),
+        Command::Up(args) => up::run(&ctx, args),
+        Command::Push => push::run(&ctx),
+        Command::Rollback(args) => rollback::run(&ctx, args),
+        Command::History(args) => history::run(&ctx, args),
+        Command::Gc(args) => gc::run(&ctx, args),
+        Command::Diff(args) => diff::run(&ctx, args),
+        Command::Why(args) => why::run(&ctx, args),
+        Command::Status(args) => status::run(&ctx, args),
+        Command::Urls => urls::run(&ctx),
+        Command::Logs(args) => logs::run(&ctx, args),
+        Command::Backup(lock) => backup::run(&ctx, lock),
+        Command::Restore(args) => restore::run(&ctx, args),
         Command::Secrets {
-            action: SecretsCommand::Rotate { name, lock_timeout },
-        } => secrets::rotate(dir, name, *lock_timeout, target),
-        Command::Down {
-            volumes,
-            lock_timeout,
-        } => down::run(dir, *volumes, *lock_timeout, target),
+            action: SecretsCommand::Rotate(args),
+        } => secrets::rotate(&ctx, args),
+        Command::Down(args) => down::run(&ctx, args),
     }
 }

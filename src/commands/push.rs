@@ -1,18 +1,16 @@
 //! `stackgen push`: build the stack's missing images and push those the registry lacks
 //! (by tag), for the nodes of a swarm to pull.
 
-use std::path::Path;
-
 use anyhow::Result;
 
-use crate::engine::docker;
-use crate::error::{Error, Problem};
+use crate::commands::context::Context;
+use crate::error::{Error, Exit, Problem};
 use crate::output;
 use crate::pipeline;
-use crate::targets::images;
+use crate::targets::{self, EngineUse, images};
 
-pub fn run(dir: &Path) -> Result<u8> {
-    let evaluated = pipeline::evaluate(dir)?;
+pub fn run(ctx: &Context) -> Result<Exit> {
+    let evaluated = pipeline::evaluate(ctx.dir)?;
     let stack = &evaluated.stack;
     let Some(registry) = stack.target.registry.clone() else {
         return Err(Error::input(
@@ -21,8 +19,9 @@ pub fn run(dir: &Path) -> Result<u8> {
         )
         .into());
     };
-    docker::check_engine()?;
-    let local = docker::local_images()?;
+    // Builds and pushes run on the local engine: no deploy tool is needed.
+    targets::open(stack, ctx.target_for(stack)).check_engine(EngineUse::Engine)?;
+    let local = images::present()?;
     let builds = images::missing(&evaluated, &local);
     images::require_base_image(stack, &builds, &local)?;
     images::build_all(&builds)?;
@@ -30,5 +29,5 @@ pub fn run(dir: &Path) -> Result<u8> {
     output::note(format_args!(
         "{pushed} pushed, {present} already in {registry}"
     ));
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -1,28 +1,28 @@
 //! `stackgen render [--check]`: write the generated files, or check they are up to date.
 
-use std::path::Path;
-
 use anyhow::Result;
 
-use crate::error::Error;
+use crate::cli::RenderArgs;
+use crate::commands::context::Context;
+use crate::error::Exit;
 use crate::output;
 use crate::pipeline;
 use crate::state::atomic;
 
-pub fn run(dir: &Path, check: bool) -> Result<u8> {
-    let evaluated = pipeline::evaluate(dir)?;
+pub fn run(ctx: &Context, args: &RenderArgs) -> Result<Exit> {
+    let evaluated = pipeline::evaluate(ctx.dir)?;
     let files = evaluated.rendered.files();
-    if check {
+    if args.check {
         let stale = atomic::stale(&evaluated.stack.root, &files);
         if stale.is_empty() {
             output::note(format_args!("generated files are up to date"));
-            return Ok(0);
+            return Ok(Exit::Success);
         }
-        return Err(Error::differs(
-            format!("generated files are stale: {}", stale.join(", ")),
-            Some("run `stackgen render` and commit the result".into()),
-        )
-        .into());
+        output::differs(
+            format_args!("generated files are stale: {}", stale.join(", ")),
+            "run `stackgen render` and commit the result",
+        );
+        return Ok(Exit::Differs);
     }
     let written = atomic::write_changed(&evaluated.stack.root, &files)?;
     if written.is_empty() {
@@ -31,5 +31,5 @@ pub fn run(dir: &Path, check: bool) -> Result<u8> {
     for rel in written {
         output::note(format_args!("wrote {rel}"));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -8,38 +8,28 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::cli::RestoreArgs;
 use crate::commands::backup::require_stores;
-use crate::engine::docker;
-use crate::error::{Error, Problem};
+use crate::commands::context::{self, Context};
+use crate::error::{Error, Exit, Problem};
 use crate::output;
 use crate::stack::kind::Backup;
-use crate::stack::{Service, Stack, TargetKind};
+use crate::stack::{Service, Stack};
 use crate::state::backups;
-use crate::state::lock::DeployLock;
-use crate::targets::{self, data};
+use crate::targets::{self, EngineUse};
 
-pub struct RestoreOptions<'a> {
-    pub file: &'a Path,
-    pub service: Option<&'a str>,
-    pub yes: bool,
-    pub lock_timeout: u64,
-    pub target: Option<TargetKind>,
-}
-
-pub fn run(dir: &Path, opts: &RestoreOptions) -> Result<u8> {
-    let stack = Stack::load(dir)?;
+pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Exit> {
+    let stack = Stack::load(ctx.dir)?;
     require_stores(&stack)?;
-    let (svc, backup) = pick(&stack, opts.service)?;
-    let dump = unpack(opts.file, backup)?;
-    if !opts.yes && !confirm(&stack, svc, opts.file)? {
+    let (svc, backup) = pick(&stack, args.service.as_deref())?;
+    let dump = unpack(&args.file, backup)?;
+    if !args.yes && !confirm(&stack, svc, &args.file)? {
         output::warn(format_args!("restore cancelled; nothing was changed"));
-        return Ok(crate::error::INPUT);
+        return Ok(Exit::Declined);
     }
-    let target = targets::open(&stack, stack.target_for(opts.target));
-    docker::check_daemon()?;
-    let _lock = DeployLock::acquire(&stack.name, opts.lock_timeout, |notice| {
-        output::note(format_args!("{notice}"))
-    })?;
+    let target = targets::open(&stack, ctx.target_for(&stack));
+    target.check_engine(EngineUse::Engine)?;
+    let _lock = context::lock(&stack, args.lock)?;
     if !target.serves(svc)? {
         return Err(Error::runtime(
             format!(
@@ -50,23 +40,23 @@ pub fn run(dir: &Path, opts: &RestoreOptions) -> Result<u8> {
         )
         .into());
     }
-    data::back_up(
+    targets::backup::back_up(
         target.as_ref(),
         &stack,
-        data::When::Before("before the restore replaces it"),
+        targets::backup::When::Before("before the restore replaces it"),
     )?;
     target.load(svc, backup, dump)?;
     output::note(format_args!(
         "restored `{}` from {}; the other services stayed up",
         svc.name,
-        opts.file.display()
+        args.file.display()
     ));
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// The service to restore into: `--service`, or the only one that holds data.
 fn pick<'s>(stack: &'s Stack, name: Option<&str>) -> Result<(&'s Service, &'s Backup), Error> {
-    let stores = data::stores(stack);
+    let stores = targets::backup::stores(stack);
     let names = || {
         stores
             .iter()
@@ -109,14 +99,26 @@ fn unpack(file: &Path, backup: &Backup) -> Result<std::fs::File, Error> {
         ));
     }
     let plumbing =
-        |e: std::io::Error| Error::runtime(format!("cannot unpack the backup: {e}"), None);
+        |e: std::io::Error| Error::runtime("cannot unpack the backup", None).caused_by(e);
     let mut out = tempfile::tempfile().map_err(plumbing)?;
     let mut buffered = std::io::BufWriter::new(&mut out);
-    backups::verify(file, &backup.complete, &mut buffered).map_err(|e| refuse(format!("{e:#}")))?;
+    backups::verify(file, &backup.complete, &mut buffered).map_err(|e| refuse(damage(&e)))?;
     buffered.flush().map_err(plumbing)?;
     drop(buffered);
     out.rewind().map_err(plumbing)?;
     Ok(out)
+}
+
+/// What is wrong with a damaged backup: what the check found, and at its root, what
+/// the reader met (`not a whole gzip file: unexpected end of file`). Bad input carries
+/// no chain of causes, so the two are one message.
+fn damage(e: &anyhow::Error) -> String {
+    let root = e.root_cause().to_string();
+    if e.chain().count() > 1 {
+        format!("{e}: {root}")
+    } else {
+        root
+    }
 }
 
 /// Asks on the terminal; without one, refuses (the operator must say `--yes`).
@@ -139,6 +141,6 @@ fn confirm(stack: &Stack, svc: &Service, file: &Path) -> Result<bool, Error> {
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
-        .map_err(|e| Error::runtime(format!("cannot read the answer: {e}"), None))?;
+        .map_err(|e| Error::runtime("cannot read the answer", None).caused_by(e))?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }

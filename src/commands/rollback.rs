@@ -1,38 +1,29 @@
 //! `stackgen rollback [N]`: deploy an earlier generation again (default: the one before
 //! the current), without building: its images are still tagged by hash.
 
-use std::path::Path;
-
 use anyhow::Result;
 
-use crate::engine::docker;
-use crate::error::{Error, Problem};
+use crate::cli::RollbackArgs;
+use crate::commands::context::{self, Context};
+use crate::error::{Error, Exit, Problem};
 use crate::output;
-use crate::stack::{Stack, TargetKind};
+use crate::stack::Stack;
 use crate::state::generations::{self, Generation};
-use crate::state::lock::DeployLock;
 use crate::state::{backups, layout};
-use crate::targets::{self, data};
+use crate::targets::{self, EngineUse, backup, images};
 
-pub fn run(
-    dir: &Path,
-    number: Option<u32>,
-    lock_timeout: u64,
-    target: Option<TargetKind>,
-) -> Result<u8> {
-    let stack = Stack::load(dir)?;
-    docker::check_engine()?;
-    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| {
-        output::note(format_args!("{notice}"))
-    })?;
+pub fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
+    let stack = Stack::load(ctx.dir)?;
+    let target = targets::open(&stack, ctx.target_for(&stack));
+    target.check_engine(EngineUse::DeployTool)?;
+    let _lock = context::lock(&stack, args.lock)?;
     let all = generations::generations(&stack.root)?;
-    let chosen = choose(&all, number)?;
+    let chosen = choose(&all, args.generation)?;
     require_images(&stack, chosen)?;
     output::note(format_args!(
         "rolling back to generation {} ({})",
         chosen.number, chosen.time
     ));
-    let target = targets::open(&stack, stack.target_for(target));
     target.check_secrets()?;
     let deployed = target.activate_generation(chosen).map_err(|f| f.error)?;
     generations::set_current(&stack.root, chosen.number)?;
@@ -48,14 +39,14 @@ pub fn run(
         deployed.summary
     ));
     point_at_backup(&stack, chosen.number)?;
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// A rollback brings the old files and images back, not the old data. When a later
 /// generation changed the data's shape, the data from before it is in a backup: the
 /// newest one taken while this generation (or an older one) ran.
 fn point_at_backup(stack: &Stack, number: u32) -> Result<()> {
-    if data::stores(stack).is_empty() {
+    if backup::stores(stack).is_empty() {
         return Ok(());
     }
     let matching = backups::list(&stack.root)?
@@ -112,14 +103,7 @@ fn choose(all: &[Generation], number: Option<u32>) -> Result<&Generation> {
 
 /// A generation's built images must still be here: a rollback builds nothing.
 fn require_images(stack: &Stack, generation: &Generation) -> Result<()> {
-    let present = docker::local_tags()?;
-    let prefix = format!("{}/", stack.name);
-    let gone: Vec<&str> = generation
-        .images
-        .values()
-        .filter(|i| i.starts_with(&prefix) && !present.contains(*i))
-        .map(String::as_str)
-        .collect();
+    let gone = images::gone(stack, generation)?;
     if gone.is_empty() {
         return Ok(());
     }

@@ -10,23 +10,23 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::engine::docker;
-use crate::error::{Error, Problem};
+use crate::cli::RotateArgs;
+use crate::commands::context::{self, Context};
+use crate::error::{Error, Exit, Problem};
 use crate::output;
+use crate::stack::Service;
+use crate::stack::Stack;
 use crate::stack::kind::Rotate;
-use crate::stack::{Service, Stack, TargetKind};
-use crate::state::lock::DeployLock;
 use crate::state::{layout, secrets};
-use crate::targets::{self, Target};
+use crate::targets::{self, EngineUse, Target};
 
-pub fn rotate(dir: &Path, name: &str, lock_timeout: u64, target: Option<TargetKind>) -> Result<u8> {
-    let stack = Stack::load(dir)?;
+pub fn rotate(ctx: &Context, args: &RotateArgs) -> Result<Exit> {
+    let name = args.name.as_str();
+    let stack = Stack::load(ctx.dir)?;
     let (length, (checkers, readers)) = roles(&stack, name)?;
-    let target = targets::open(&stack, stack.target_for(target));
-    docker::check_daemon()?;
-    let _lock = DeployLock::acquire(&stack.name, lock_timeout, |notice| {
-        output::note(format_args!("{notice}"))
-    })?;
+    let target = targets::open(&stack, ctx.target_for(&stack));
+    target.check_engine(EngineUse::Engine)?;
+    let _lock = context::lock(&stack, args.lock)?;
     let root = &stack.root;
     let old = secrets::read(root, name);
     let new = secrets::random_alphanumeric(length as usize)?;
@@ -63,7 +63,7 @@ pub fn rotate(dir: &Path, name: &str, lock_timeout: u64, target: Option<TargetKi
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// Who has a part in a secret: the services that check it (their kind has `[rotate]`)
@@ -113,6 +113,8 @@ fn roles<'s>(stack: &'s Stack, name: &str) -> Result<(u32, Roles<'s>), Error> {
     Ok((*length, (checkers, readers)))
 }
 
+const AGAIN: &str = "fix the failing service and run `stackgen secrets rotate` again";
+
 /// After the readers failed to restart: the old value back in the database (when it
 /// was changed there) and in its file, so the containers still running keep working.
 struct PutBack<'a> {
@@ -132,17 +134,13 @@ impl PutBack<'_> {
             if !self.set {
                 // As it was: no file, and the database kept its password.
                 let _ = std::fs::remove_file(layout::secret_file(self.root, name));
-                return Error::runtime(
-                    format!("{failure}; `{name}` was not changed"),
-                    Some("fix the failing service and run `stackgen secrets rotate` again".into()),
-                );
+                let message = format!("{failure}; `{name}` was not changed");
+                return failure.rephrased(message, Some(AGAIN.into()));
             }
-            return Error::runtime(
-                format!(
-                    "{failure}; the new `{name}` is set and written, but not every reader runs with it"
-                ),
-                Some("fix the failing service and run `stackgen secrets rotate` again".into()),
+            let message = format!(
+                "{failure}; the new `{name}` is set and written, but not every reader runs with it"
             );
+            return failure.rephrased(message, Some(AGAIN.into()));
         };
         let restored = self
             .checkers
@@ -152,16 +150,22 @@ impl PutBack<'_> {
             .map_err(anyhow::Error::from)
             .and_then(|()| secrets::write(self.root, name, old));
         match restored {
-            Ok(()) => Error::runtime(
-                format!("{failure}; the old `{name}` was put back, so what runs keeps working"),
-                Some("fix the failing service, then rotate again".into()),
-            ),
+            Ok(()) => {
+                let message =
+                    format!("{failure}; the old `{name}` was put back, so what runs keeps working");
+                failure.rephrased(
+                    message,
+                    Some("fix the failing service, then rotate again".into()),
+                )
+            }
+            // What failed second is the cause the operator must see now.
             Err(e) => Error::runtime(
-                format!("{failure}; putting the old `{name}` back failed too: {e:#}"),
+                format!("{failure}; putting the old `{name}` back failed too"),
                 Some(format!(
                     "run `stackgen secrets rotate {name}` again once the service is fixed"
                 )),
-            ),
+            )
+            .caused_by(e),
         }
     }
 }

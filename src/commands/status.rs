@@ -2,28 +2,29 @@
 //! it matches the generated file (in sync, drifted, missing, orphan). Exit 1 when
 //! anything is not in sync.
 
-use std::path::Path;
-
 use anyhow::Result;
 
-use crate::engine::docker;
-use crate::error::DIFFERS;
-use crate::stack::{Stack, TargetKind};
-use crate::targets::{self, StatusRow};
+use crate::cli::StatusArgs;
+use crate::commands::context::Context;
+use crate::error::Exit;
+use crate::stack::Stack;
+use crate::targets::{self, EngineUse, StatusRow, SyncState};
 
-pub fn run(dir: &Path, json: bool, target: Option<TargetKind>) -> Result<u8> {
-    let stack = Stack::load(dir)?;
-    docker::check_daemon()?;
-    let rows = targets::open(&stack, stack.target_for(target)).status()?;
-    if json {
+pub fn run(ctx: &Context, args: &StatusArgs) -> Result<Exit> {
+    let stack = Stack::load(ctx.dir)?;
+    let target = targets::open(&stack, ctx.target_for(&stack));
+    target.check_engine(EngineUse::Engine)?;
+    let rows = target.status()?;
+    if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         for line in table(&rows) {
             println!("{line}");
         }
     }
-    let in_sync = rows.iter().all(|r| r.sync == "in sync");
-    Ok(if in_sync { 0 } else { DIFFERS })
+    Ok(Exit::differs_if(
+        rows.iter().any(|r| r.sync != SyncState::InSync),
+    ))
 }
 
 /// The rows as an aligned table, a header first; the last column is not padded.
@@ -39,7 +40,7 @@ fn table(rows: &[StatusRow]) -> Vec<String> {
         std::iter::once(["SERVICE", "STATE", "HEALTH", "IMAGE", "URL", "SYNC"].map(String::from))
             .chain(rows.iter().map(|r| {
                 let sync = if r.detail.is_empty() {
-                    r.sync.clone()
+                    r.sync.to_string()
                 } else {
                     format!("{} ({})", r.sync, r.detail)
                 };

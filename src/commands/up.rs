@@ -3,45 +3,31 @@
 //! Every check that can refuse the deploy runs before anything is written or built, and
 //! the images are built before any file is written.
 
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::engine::docker::{self, BuildRequest};
-use crate::error::{Error, Problem};
+use crate::cli::UpArgs;
+use crate::commands::context::{self, Context};
+use crate::error::{Error, Exit, Problem};
 use crate::output;
 use crate::pipeline::{self, Evaluated};
 use crate::policy::{Finding, Severity};
 use crate::stack::{Stack, TargetKind};
 use crate::state::generations::{self, Proof};
-use crate::state::lock::DeployLock;
 use crate::state::{atomic, layout, secrets};
-use crate::targets::{self, Target, Verdict, images};
+use crate::targets::images::{self, BuildRequest};
+use crate::targets::{self, EngineUse, Target, Verdict};
 
-/// How `up` may behave beyond the defaults.
-#[derive(Debug, Clone, Copy)]
-pub struct UpOptions {
-    /// `--force`: run compose even when the no-op proof holds.
-    pub force: bool,
-    pub allow_insecure: bool,
-    pub rollback: bool,
-    pub lock_timeout: u64,
-    /// `--target`, overriding stack.toml's default.
-    pub target: Option<TargetKind>,
-}
-
-pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
-    let evaluated = pipeline::evaluate(dir)?;
+pub fn run(ctx: &Context, opts: &UpArgs) -> Result<Exit> {
+    let evaluated = pipeline::evaluate(ctx.dir)?;
     let stack = &evaluated.stack;
-    let target = targets::open(stack, stack.target_for(opts.target));
+    let target = targets::open(stack, ctx.target_for(stack));
     enforce_policy(&evaluated.findings, target.kind(), opts.allow_insecure)?;
-    docker::check_daemon()?;
+    target.check_engine(EngineUse::Engine)?;
     // One deploy at a time per compose project; taken before the no-op proof (another
     // deploy may be half way) and before the first write.
-    let _lock = DeployLock::acquire(&stack.name, opts.lock_timeout, |notice| {
-        output::note(format_args!("{notice}"))
-    })?;
+    let _lock = context::lock(stack, opts.lock)?;
     // Before the no-op proof: a running stack with its password file gone is not fine.
     target.check_secrets()?;
     let why = if opts.force {
@@ -49,7 +35,7 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
     } else {
         match prove_no_op(&evaluated, target.as_ref())? {
             Some(why) => why,
-            None => return Ok(0),
+            None => return Ok(Exit::Success),
         }
     };
     let builds = preflight(&evaluated, target.as_ref())?;
@@ -57,7 +43,7 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
     output::note(format_args!("deploying: {why}"));
     // Build before writing anything: a failed build leaves `generated/` and `.stackgen/`
     // as they were (the builds read only the build contexts).
-    let reused = evaluated.hashes.len() - builds.len();
+    let reused = evaluated.inputs.len() - builds.len();
     output::note(format_args!(
         "images: {} to build, {reused} up to date",
         builds.len()
@@ -76,7 +62,7 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
     let started = Instant::now();
     let deployed = match target.deploy(&evaluated) {
         Ok(deployed) => deployed,
-        Err(failure) if !opts.rollback || !failure.switched => return Err(failure.error.into()),
+        Err(failure) if opts.no_rollback || !failure.switched => return Err(failure.error.into()),
         Err(failure) => {
             return Err(roll_back_after(target.as_ref(), stack, failure.error)?.into());
         }
@@ -90,7 +76,7 @@ pub fn run(dir: &Path, opts: &UpOptions) -> Result<u8> {
         started.elapsed().as_secs_f64(),
     ));
     output::urls(&deployed.urls);
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// The no-op proof: when what runs is provably the current generation, says so (with
@@ -163,17 +149,15 @@ fn enforce_policy(findings: &[Finding], kind: TargetKind, allow_insecure: bool) 
 }
 
 /// Everything that can refuse the deploy, before anything is written; returns the
-/// images to build. The engine questions are independent, so they are asked at once:
-/// each `docker` call costs a process start and a round trip.
+/// images to build. The target's checks (compose: its plugin, a process start; the
+/// host ports) and the image list are independent, so they are asked at once.
 fn preflight(evaluated: &Evaluated, target: &dyn Target) -> Result<Vec<BuildRequest>> {
-    let (engine, ready, present) = std::thread::scope(|s| {
-        let engine = s.spawn(docker::check_compose);
+    let (ready, present) = std::thread::scope(|s| {
         let ready = s.spawn(|| target.preflight(evaluated));
-        let present = s.spawn(docker::local_images);
-        (engine.join(), ready.join(), present.join())
+        let present = s.spawn(images::present);
+        (ready.join(), present.join())
     });
     let thread = |_| anyhow::anyhow!("a check thread panicked");
-    engine.map_err(thread)??;
     ready.map_err(thread)??;
     let present = present.map_err(thread)??;
     let builds = images::missing(evaluated, &present);
@@ -194,36 +178,34 @@ fn roll_back_after(target: &dyn Target, stack: &Stack, failure: Error) -> Result
         "\nrolling back to generation {} (the last good deploy)",
         good.number
     ));
-    let (message, hint) = match target.activate_generation(&good).map_err(|f| f.error) {
+    match target.activate_generation(&good).map_err(|f| f.error) {
         Ok(deployed) => {
             if let Some(proof) = &deployed.proof {
                 good.save_proof(&stack.root, proof)?;
             }
-            (
-                format!(
-                    "{failure}; rolled back to generation {}, which is healthy again",
-                    good.number
-                ),
-                format!(
-                    "the rollback is done: generation {} runs. `generated/` still holds the failed \
-                     change, so `status` says drifted and the next `up` would deploy it again: \
-                     revert or fix the change first (`git diff` shows it), then `stackgen up`. \
-                     `stackgen up --no-rollback` leaves a failed deploy in place to debug it",
-                    good.number
-                ),
-            )
+            let message = format!(
+                "{failure}; rolled back to generation {}, which is healthy again",
+                good.number
+            );
+            let hint = format!(
+                "the rollback is done: generation {} runs. `generated/` still holds the failed \
+                 change, so `status` says drifted and the next `up` would deploy it again: \
+                 revert or fix the change first (`git diff` shows it), then `stackgen up`. \
+                 `stackgen up --no-rollback` leaves a failed deploy in place to debug it",
+                good.number
+            );
+            Ok(failure.rephrased(message, Some(hint)))
         }
-        Err(e) => (
-            format!(
+        Err(e) => {
+            let message = format!(
                 "{failure}; rolling back to generation {} failed too: {e}",
                 good.number
-            ),
-            "the stack may be partly down: `stackgen status` shows each service; \
-             `stackgen rollback` tries again, `stackgen history` lists what deployed before"
-                .to_string(),
-        ),
-    };
-    Ok(Error::runtime(message, Some(hint)))
+            );
+            let hint = "the stack may be partly down: `stackgen status` shows each service; \
+                        `stackgen rollback` tries again, `stackgen history` lists what deployed before";
+            Ok(failure.rephrased(message, Some(hint.to_string())))
+        }
+    }
 }
 
 /// Records a new generation, unless this deploy is exactly the current one again (as a

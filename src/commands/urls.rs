@@ -1,17 +1,17 @@
 //! `stackgen urls`: `<service>\t<url>` for each published service of the running stack.
 
-use std::path::Path;
-
 use anyhow::Result;
 
-use crate::engine::docker;
+use crate::commands::context::Context;
+use crate::error::Exit;
 use crate::output;
-use crate::stack::{Stack, TargetKind};
-use crate::targets;
+use crate::stack::Stack;
+use crate::targets::{self, EngineUse};
 
-pub fn run(dir: &Path, target: Option<TargetKind>) -> Result<u8> {
-    let stack = Stack::load(dir)?;
-    docker::check_daemon()?;
-    output::urls(&targets::open(&stack, stack.target_for(target)).urls()?);
-    Ok(0)
+pub fn run(ctx: &Context) -> Result<Exit> {
+    let stack = Stack::load(ctx.dir)?;
+    let target = targets::open(&stack, ctx.target_for(&stack));
+    target.check_engine(EngineUse::Engine)?;
+    output::urls(&target.urls()?);
+    Ok(Exit::Success)
 }

@@ -1,20 +1,19 @@
 //! `stackgen why SERVICE [--json]`: what `up` would do to one service, and why.
 
-use std::path::Path;
-
 use anyhow::Result;
 
-use crate::engine::docker;
-use crate::error::{Error, Problem};
+use crate::cli::WhyArgs;
+use crate::commands::context::Context;
+use crate::error::{Error, Exit, Problem};
 use crate::output::{self, paint};
 use crate::pipeline;
-use crate::stack::TargetKind;
-use crate::targets;
+use crate::targets::{self, EngineUse};
 
-pub fn run(dir: &Path, service: &str, json: bool, target: Option<TargetKind>) -> Result<u8> {
-    let evaluated = pipeline::evaluate(dir)?;
-    docker::check_daemon()?;
-    let target = targets::open(&evaluated.stack, evaluated.stack.target_for(target));
+pub fn run(ctx: &Context, args: &WhyArgs) -> Result<Exit> {
+    let service = args.service.as_str();
+    let evaluated = pipeline::evaluate(ctx.dir)?;
+    let target = targets::open(&evaluated.stack, ctx.target_for(&evaluated.stack));
+    target.check_engine(EngineUse::Engine)?;
     let plans = targets::plan(target.as_ref(), &evaluated)?;
     let Some(p) = plans.iter().find(|p| p.service == service) else {
         let known: Vec<&str> = plans.iter().map(|p| p.service.as_str()).collect();
@@ -27,7 +26,7 @@ pub fn run(dir: &Path, service: &str, json: bool, target: Option<TargetKind>) ->
         )
         .into());
     };
-    if json {
+    if args.json {
         println!("{}", serde_json::to_string_pretty(p)?);
     } else {
         let on = output::colour();
@@ -35,5 +34,5 @@ pub fn run(dir: &Path, service: &str, json: bool, target: Option<TargetKind>) ->
             println!("{}", paint(&line, on));
         }
     }
-    Ok(0)
+    Ok(Exit::Success)
 }

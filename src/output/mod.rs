@@ -6,6 +6,7 @@
 pub mod printer;
 pub mod text;
 
+use std::fmt::Display;
 use std::io::{ErrorKind, IsTerminal, Write};
 
 use crate::progress::{self, Verbosity};
@@ -35,6 +36,13 @@ pub fn paint(line: &str, on: bool) -> String {
         _ => return line.to_string(),
     };
     format!("\x1b[{code}m{line}\x1b[0m")
+}
+
+/// A check's answer "differs" that the operator must act on (stale generated files):
+/// said as errors are, `error: ...` then `hint: ...`, shown with `-q` too, though the
+/// command exits 1 (the answer), not 3 (a failure).
+pub fn differs(what: impl Display, hint: &str) {
+    warn(format_args!("error: {what}\nhint: {hint}"));
 }
 
 /// `<service>\t<url>` on stdout, one line each: the one machine-readable output of `up`,

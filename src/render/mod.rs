@@ -1,4 +1,4 @@
-//! Rendering: a pure function of the checked [`Stack`] and its input hashes to the text of
+//! Rendering: a pure function of the checked [`Stack`] and its input manifests to the text of
 //! each target's file (`generated/docker-compose.yml`, and `generated/stack.yml` when the
 //! stack names a registry) and of `generated/stack.lock`.
 //!
@@ -17,6 +17,7 @@ use std::path::Path;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
+use crate::engine::docker::INPUTS_LABEL;
 use crate::error::{Error, Problem};
 use crate::hash::ServiceInputs;
 use crate::stack::{ImageSource, Role, Service, Stack, TargetKind};
@@ -24,10 +25,6 @@ use crate::state::layout;
 
 /// The main template every project has: the compose target's.
 const MAIN_TEMPLATE: &str = "docker-compose.yml.j2";
-
-/// Label carrying a service's input hash on its image and container (the engine module
-/// reads it off images).
-pub use crate::engine::docker::INPUTS_LABEL as HASH_LABEL;
 
 /// The generated files, as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,11 +208,11 @@ fn networks(svc: &Service, role: Role) -> Vec<&'static str> {
 }
 
 /// Renders every target's file the stack renders, and the lock.
-pub fn render(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result<Rendered, Error> {
+pub fn render(stack: &Stack, inputs: &BTreeMap<String, ServiceInputs>) -> Result<Rendered, Error> {
     let services: Vec<ServiceCtx> = stack
         .services
         .values()
-        .map(|svc| service_ctx(stack, svc, hashes))
+        .map(|svc| service_ctx(stack, svc, inputs))
         .collect();
     let secrets: BTreeMap<&str, String> = stack
         .secrets
@@ -239,7 +236,7 @@ pub fn render(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result
         services => services,
         secrets => secrets,
         volumes => volumes,
-        hash_label => HASH_LABEL,
+        hash_label => INPUTS_LABEL,
     };
     let env = environment(&stack.root)?;
     let mut targets = BTreeMap::new();
@@ -256,7 +253,7 @@ pub fn render(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result
         targets.insert(kind, text);
     }
     Ok(Rendered {
-        lock: lock_text(stack, hashes)?,
+        lock: lock_text(stack, inputs)?,
         targets,
         edge: stack.edge().map(|_| edge::config(stack)),
     })
@@ -266,7 +263,7 @@ pub fn render(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result
 fn service_ctx<'a>(
     stack: &'a Stack,
     svc: &'a Service,
-    hashes: &BTreeMap<String, ServiceInputs>,
+    inputs: &BTreeMap<String, ServiceInputs>,
 ) -> ServiceCtx<'a> {
     let (image, build, hash) = match &svc.source {
         ImageSource::Build {
@@ -274,15 +271,15 @@ fn service_ctx<'a>(
             dockerfile,
             ..
         } => {
-            let inputs = &hashes[&svc.name];
+            let service_inputs = &inputs[&svc.name];
             (
-                image_tag(&stack.name, &svc.name, inputs),
+                image_tag(&stack.name, &svc.name, service_inputs),
                 Some(BuildCtx {
                     context: from_generated(context),
                     dockerfile: dockerfile_in_context(context, dockerfile),
-                    args: inputs.build_args.clone(),
+                    args: service_inputs.build_args.clone(),
                 }),
-                inputs.hash.clone(),
+                service_inputs.hash.clone(),
             )
         }
         ImageSource::Image(image) => (image.clone(), None, String::new()),
@@ -372,11 +369,11 @@ fn ports(stack: &Stack, svc: &Service, role: Role) -> Vec<PortCtx> {
 }
 
 /// `generated/stack.lock`: each built service's image and input manifest, as JSON.
-fn lock_text(stack: &Stack, hashes: &BTreeMap<String, ServiceInputs>) -> Result<String, Error> {
+fn lock_text(stack: &Stack, inputs: &BTreeMap<String, ServiceInputs>) -> Result<String, Error> {
     let lock = LockFile {
         version: 1,
         stack: &stack.name,
-        services: hashes
+        services: inputs
             .iter()
             .map(|(name, inputs)| {
                 (

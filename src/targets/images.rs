@@ -1,18 +1,58 @@
-//! The stack's images, which every target needs before it deploys: which content-tagged
-//! images are missing locally, building them (in parallel), and pushing them to a
-//! registry for targets whose nodes pull.
+//! The stack's images on the local engine, which every target needs before it deploys:
+//! which content-tagged images are present or missing, building them (in parallel),
+//! pushing them to a registry for targets whose nodes pull, and removing the ones no
+//! generation needs any more (`gc`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 
-use crate::engine::docker::{self, BuildRequest, LocalImage};
+pub use crate::engine::docker::{BuildRequest, LocalImage};
+
+use crate::engine::docker;
 use crate::error::Error;
 use crate::pipeline::Evaluated;
 use crate::progress;
 use crate::render;
-use crate::stack::TargetKind;
-use crate::stack::{ImageSource, Stack};
+use crate::stack::{ImageSource, Stack, TargetKind};
+use crate::state::generations::Generation;
+
+/// Every `repository:tag` present locally with its image, in one engine query.
+pub fn present() -> Result<BTreeMap<String, LocalImage>> {
+    docker::local_images()
+}
+
+/// The stack's images that `generation` runs and that are no longer here (a rollback
+/// builds nothing, so it needs them all).
+pub fn gone(stack: &Stack, generation: &Generation) -> Result<Vec<String>> {
+    let present = docker::local_tags()?;
+    let prefix = format!("{}/", stack.name);
+    Ok(generation
+        .images
+        .values()
+        .filter(|i| i.starts_with(&prefix) && !present.contains(*i))
+        .cloned()
+        .collect())
+}
+
+/// Removes every image of the stack (`<stack>/...`) that is neither in `keep` nor used
+/// by a container of the stack; returns the tags removed. A tag the engine will not
+/// remove (an image in use elsewhere) stays, and is not counted.
+pub fn remove_unused(stack: &Stack, mut keep: BTreeSet<String>) -> Result<Vec<String>> {
+    keep.extend(
+        docker::containers(&stack.name)?
+            .into_iter()
+            .map(|c| c.image),
+    );
+    let prefix = format!("{}/", stack.name);
+    let mut removed = Vec::new();
+    for tag in docker::local_tags()? {
+        if tag.starts_with(&prefix) && !keep.contains(&tag) && docker::remove_image(&tag)? {
+            removed.push(tag);
+        }
+    }
+    Ok(removed)
+}
 
 /// The built services whose content-addressed tag is not in `present`, or names an
 /// image that was not built from these inputs (its label says other ones: the tag was
@@ -20,7 +60,7 @@ use crate::stack::{ImageSource, Stack};
 pub fn missing(evaluated: &Evaluated, present: &BTreeMap<String, LocalImage>) -> Vec<BuildRequest> {
     let stack = &evaluated.stack;
     let mut builds = Vec::new();
-    for (name, inputs) in &evaluated.hashes {
+    for (name, inputs) in &evaluated.inputs {
         let tag = render::image_tag(&stack.name, name, inputs);
         let built_here = |i: &LocalImage| i.inputs.as_ref().is_none_or(|h| *h == inputs.hash);
         if present.get(&tag).is_some_and(built_here) {
@@ -35,7 +75,7 @@ pub fn missing(evaluated: &Evaluated, present: &BTreeMap<String, LocalImage>) ->
             builds.push(BuildRequest {
                 service: name.clone(),
                 tag,
-                labels: vec![(render::HASH_LABEL.to_string(), inputs.hash.clone())],
+                labels: vec![(docker::INPUTS_LABEL.to_string(), inputs.hash.clone())],
                 context: stack.root.join(context),
                 dockerfile: stack.root.join(dockerfile),
                 args: inputs
@@ -112,7 +152,7 @@ pub fn push(evaluated: &Evaluated, registry: &str) -> Result<(usize, usize)> {
             .get(name)
             .is_some_and(|s| stack.role(s).deploys_on(TargetKind::Swarm))
     };
-    for (name, inputs) in evaluated.hashes.iter().filter(|(n, _)| on_swarm(n)) {
+    for (name, inputs) in evaluated.inputs.iter().filter(|(n, _)| on_swarm(n)) {
         let local = render::image_tag(&evaluated.stack.name, name, inputs);
         let remote = format!("{registry}/{local}");
         if docker::registry_has(&remote)? {

@@ -26,8 +26,19 @@ pub trait Target: Sync {
         self.kind().spec().file
     }
 
+    /// The rendered files this target deploys from, project-relative, with their text as
+    /// rendered now: what `diff` compares with the committed ones.
+    fn files<'e>(&self, evaluated: &'e Evaluated) -> Vec<(&'static str, &'e str)> {
+        let text = evaluated.rendered.target(self.kind()).unwrap_or_default();
+        vec![(self.file(), text)]
+    }
+
     /// How this target's answers read to an operator.
     fn words(&self) -> &'static Words;
+
+    /// Checks the engine answers, and with [`EngineUse::DeployTool`] that the tool this
+    /// target deploys and removes with is there too, each with a fix when it is not.
+    fn check_engine(&self, uses: EngineUse) -> Result<(), Error>;
 
     /// Checks that can refuse a deploy before anything is written or built (the engine
     /// itself is checked by the caller): host ports free, swarm active, and so on.
@@ -128,6 +139,16 @@ pub trait Target: Sync {
     fn logs(&self, service: Option<&str>, options: &LogOptions) -> Result<Streamed>;
 }
 
+/// What a command asks of the engine, so the target checks just that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineUse {
+    /// Questions, builds and pushes: the daemon must answer.
+    Engine,
+    /// The target's own deploy tool as well (Compose v2 on one host; a swarm needs
+    /// nothing beyond the engine).
+    DeployTool,
+}
+
 /// The phrases that differ between targets, so the commands print without branching.
 #[derive(Debug)]
 pub struct Words {
@@ -146,12 +167,20 @@ pub struct DeployFailure {
     pub switched: bool,
 }
 
+/// A failure that does not say otherwise may have switched something over: the caller
+/// rolls back, which is what a deploy must do when it cannot tell.
 impl From<Error> for DeployFailure {
     fn from(error: Error) -> Self {
         DeployFailure {
             error,
             switched: true,
         }
+    }
+}
+
+impl From<anyhow::Error> for DeployFailure {
+    fn from(error: anyhow::Error) -> Self {
+        DeployFailure::from(Error::from(error))
     }
 }
 
@@ -180,6 +209,33 @@ pub enum Verdict {
     Changed(String),
 }
 
+/// Whether a service runs as the generated file says; in `status --json` as the words
+/// the table shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SyncState {
+    #[serde(rename = "in sync")]
+    InSync,
+    #[serde(rename = "drifted")]
+    Drifted,
+    /// Declared, but nothing of it runs.
+    #[serde(rename = "missing")]
+    Missing,
+    /// It runs, but is no longer declared.
+    #[serde(rename = "orphan")]
+    Orphan,
+}
+
+impl std::fmt::Display for SyncState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SyncState::InSync => "in sync",
+            SyncState::Drifted => "drifted",
+            SyncState::Missing => "missing",
+            SyncState::Orphan => "orphan",
+        })
+    }
+}
+
 /// One row of `stackgen status`.
 #[derive(Debug, Serialize)]
 pub struct StatusRow {
@@ -189,8 +245,7 @@ pub struct StatusRow {
     pub health: String,
     pub image: String,
     pub url: String,
-    /// `in sync`, `drifted`, `missing` or `orphan`.
-    pub sync: String,
+    pub sync: SyncState,
     /// Why it is not in sync; empty when it is.
     pub detail: String,
 }
@@ -203,7 +258,7 @@ impl StatusRow {
             health: String::new(),
             image: image.to_string(),
             url: String::new(),
-            sync: "missing".into(),
+            sync: SyncState::Missing,
             detail: detail.to_string(),
         }
     }
@@ -224,11 +279,10 @@ impl StatusRow {
             image,
             url,
             sync: if problems.is_empty() {
-                "in sync"
+                SyncState::InSync
             } else {
-                "drifted"
-            }
-            .into(),
+                SyncState::Drifted
+            },
             detail: problems.join("; "),
         }
     }
@@ -246,7 +300,7 @@ impl StatusRow {
             health,
             image,
             url: String::new(),
-            sync: "orphan".into(),
+            sync: SyncState::Orphan,
             detail: detail.to_string(),
         }
     }

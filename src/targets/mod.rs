@@ -1,20 +1,20 @@
-//! Deploy targets behind one trait ([`Target`], in [`interface`]): [`compose`] (one host)
-//! and [`swarm`]. A new target is one file here implementing the trait, a variant of
-//! `stack::TargetKind` naming its template and file, one arm in [`open`], and its
-//! templates. [`images`] is what every target needs first: the stack's images built.
+//! Deploy targets behind one trait ([`Target`], in [`interface`]), each in a folder of
+//! its own: [`compose`] (one host, with the edge in front of the apps) and [`swarm`].
+//! The files beside them serve every target and know none: [`images`] (the stack's
+//! images built, pushed, collected), [`backup`] (which services hold data, and backups
+//! of it), [`deployed`] (what the current generation deployed). A new target is a
+//! folder here implementing the trait, a variant of `stack::TargetKind` naming its
+//! template and file, one arm in [`open`], and its templates; only [`open`] names the
+//! folders (`tests/structure.rs` checks it).
 
+pub mod backup;
 pub mod compose;
-pub mod data;
-mod edge;
-mod generation;
+pub mod deployed;
 pub mod images;
 pub mod interface;
-mod noop;
-mod probe;
-mod rollout;
 pub mod swarm;
 
-pub use interface::{Deployed, StatusRow, Target, Verdict, Words};
+pub use interface::{Deployed, EngineUse, StatusRow, SyncState, Target, Verdict, Words};
 
 use anyhow::Result;
 

@@ -13,22 +13,12 @@ pub fn check_daemon() -> Result<(), Error> {
         return check_daemon_cli();
     };
     api.get("/_ping").map(|_| ()).map_err(|e| {
-        Error::runtime(
-            format!("the Docker daemon is not reachable: {e:#}"),
-            Some(
-                "start it (`sudo systemctl start docker` or `sudo dockerd &`) and check \
-                 `docker info` works for this user"
-                    .into(),
-            ),
-        )
+        Error::runtime("the Docker daemon is not reachable", Some(START_IT.into())).caused_by(e)
     })
 }
 
-/// Checks the engine and Compose v2 are there, with a fix for each way they are not.
-pub fn check_engine() -> Result<(), Error> {
-    check_daemon()?;
-    check_compose()
-}
+const START_IT: &str = "start it (`sudo systemctl start docker` or `sudo dockerd &`) and \
+                        check `docker info` works for this user";
 
 /// The error for a `docker` that cannot be started: not installed, or another reason.
 fn not_installed(e: &std::io::Error) -> Error {
@@ -51,11 +41,7 @@ fn check_daemon_cli() -> Result<(), Error> {
     if !out.status.success() {
         return Err(Error::runtime(
             format!("the Docker daemon is not reachable: {}", text(&out.stderr)),
-            Some(
-                "start it (`sudo systemctl start docker` or `sudo dockerd &`) and check \
-                 `docker info` works for this user"
-                    .into(),
-            ),
+            Some(START_IT.into()),
         ));
     }
     Ok(())

@@ -256,15 +256,13 @@ impl Project {
         env: &[(String, String)],
         out: &mut dyn Write,
     ) -> Result<u64, Error> {
-        let plumbing = |e: std::io::Error| Error::runtime(format!("{e:#}"), None);
         let reader = docker_cmd(self.run_args(service, script, env))
             .stderr_capture()
             .unchecked()
-            .reader()
-            .map_err(plumbing)?;
+            .reader()?;
         let mut reader = reader;
-        let copied = std::io::copy(&mut reader, out).map_err(plumbing)?;
-        let output = reader.try_wait().map_err(plumbing)?;
+        let copied = std::io::copy(&mut reader, out)?;
+        let output = reader.try_wait()?;
         match output {
             Some(o) if o.status.success() => Ok(copied),
             Some(o) => Err(failed("run", service, o.status.code(), &o.stderr)),

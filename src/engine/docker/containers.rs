@@ -146,9 +146,10 @@ impl Container {
         self.is_running() && self.health == Health::Starting
     }
 
-    /// Whether it was created from the config whose compose hash is `hash`.
+    /// Whether it was created from the config whose compose hash is `hash` (no hash
+    /// and no label count as the same).
     pub fn has_config(&self, hash: Option<&str>) -> bool {
-        hash.is_some() && self.label(CONFIG_HASH_LABEL) == hash
+        self.label(CONFIG_HASH_LABEL) == hash
     }
 
     pub fn describe(&self) -> String {

@@ -21,7 +21,7 @@ mod process;
 mod signal;
 pub mod swarm;
 
-pub use checks::{check_compose, check_daemon, check_engine};
+pub use checks::{check_compose, check_daemon};
 pub use compose::{Input, Project, compose_identity, config_hashes};
 pub use containers::{
     CONFIG_HASH_LABEL, Container, Health, PROJECT_LABEL, SERVICE_LABEL, State, container_logs,

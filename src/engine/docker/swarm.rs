@@ -32,7 +32,7 @@ pub fn registry_has(image: &str) -> Result<bool> {
 /// Tags a local image with its registry name and pushes it.
 pub fn push(local: &str, remote: &str) -> Result<(), Error> {
     for args in [vec!["tag", local, remote], vec!["push", remote]] {
-        let out = run(&strings(&args)).map_err(|e| Error::runtime(format!("{e:#}"), None))?;
+        let out = run(&strings(&args))?;
         if !out.status.success() {
             return Err(Error::runtime(
                 format!("`docker {}` failed: {}", args.join(" "), text(&out.stderr)),
@@ -160,7 +160,9 @@ pub fn stack_service_names(stack: &str) -> Result<Vec<String>> {
 
 /// The engine's "not a swarm manager" answer as the error an operator can act on.
 fn not_a_manager(e: &anyhow::Error) -> Option<anyhow::Error> {
-    format!("{e:#}").contains("not a swarm manager").then(|| {
+    let says =
+        |c: &(dyn std::error::Error + 'static)| c.to_string().contains("not a swarm manager");
+    e.chain().any(says).then(|| {
         Error::runtime(
             "this Docker engine is not a manager of an active swarm",
             Some(

@@ -8,14 +8,14 @@ use anyhow::Result;
 use crate::state::{generations, layout};
 
 /// The current generation's copy of a target file and its lock.
-pub struct Current {
+pub struct DeployedFile {
     pub text: String,
     pub lock: Option<String>,
 }
 
 /// The current generation's copy of `file` (project-relative, as the target renders it);
 /// `None` without a current generation or when it holds no such file.
-pub fn current(root: &Path, file: &str) -> Result<Option<Current>> {
+pub fn current_file(root: &Path, file: &str) -> Result<Option<DeployedFile>> {
     let Some(generation) = generations::current(root)? else {
         return Ok(None);
     };
@@ -23,7 +23,7 @@ pub fn current(root: &Path, file: &str) -> Result<Option<Current>> {
     let Some(text) = files.remove(layout::file_name(file)) else {
         return Ok(None);
     };
-    Ok(Some(Current {
+    Ok(Some(DeployedFile {
         text,
         lock: files.remove(layout::file_name(layout::LOCK_FILE)),
     }))

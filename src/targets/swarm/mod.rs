@@ -18,8 +18,8 @@ use crate::progress;
 use crate::stack::{Stack, TargetKind};
 use crate::state::generations::Generation;
 use crate::state::layout;
-use crate::targets::interface::{DeployFailure, Deployed, StatusRow, Target, Words};
-use crate::targets::{generation, images};
+use crate::targets::interface::{DeployFailure, Deployed, EngineUse, StatusRow, Target, Words};
+use crate::targets::{deployed, images};
 
 pub struct Swarm<'a> {
     pub stack: &'a Stack,
@@ -37,6 +37,11 @@ impl Target for Swarm<'_> {
 
     fn words(&self) -> &'static Words {
         &WORDS
+    }
+
+    /// The engine only: a swarm deploys and removes with the docker CLI itself.
+    fn check_engine(&self, _uses: EngineUse) -> Result<(), Error> {
+        docker::check_daemon()
     }
 
     fn preflight(&self, evaluated: &Evaluated) -> Result<()> {
@@ -63,19 +68,15 @@ impl Target for Swarm<'_> {
     }
 
     fn deploy(&self, evaluated: &Evaluated) -> Result<Deployed, DeployFailure> {
-        let plumbing = |e: anyhow::Error| match e.downcast::<Error>() {
-            Ok(e) => e,
-            Err(e) => Error::runtime(format!("{e:#}"), None),
-        };
         if let Some(registry) = &self.stack.target.registry {
-            images::push(evaluated, registry).map_err(plumbing)?;
+            images::push(evaluated, registry)?;
         }
         let text = evaluated
             .rendered
             .target(TargetKind::Swarm)
             .unwrap_or_default();
-        let ok = self.stack_deploy(text).map_err(plumbing)?;
-        let services = docker::stack_services(&self.stack.name).map_err(plumbing)?;
+        let ok = self.stack_deploy(text)?;
+        let services = docker::stack_services(&self.stack.name)?;
         for s in &services {
             let update = if s.update_state.is_empty() {
                 String::new()
@@ -88,11 +89,10 @@ impl Target for Swarm<'_> {
             ));
         }
         self.check_converged(ok, &services)?;
-        Ok(self.deployed(services.len()).map_err(plumbing)?)
+        Ok(self.deployed(services.len())?)
     }
 
     fn activate_generation(&self, generation: &Generation) -> Result<Deployed, DeployFailure> {
-        let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
         let file = generation.file(&self.stack.root, layout::file_name(self.file()));
         let Ok(text) = std::fs::read_to_string(&file) else {
             return Err(Error::runtime(
@@ -101,14 +101,14 @@ impl Target for Swarm<'_> {
             )
             .into());
         };
-        if !self.stack_deploy(&text).map_err(plumbing)? {
+        if !self.stack_deploy(&text)? {
             return Err(Error::runtime("`docker stack deploy` failed", None).into());
         }
         let count = self
             .services()
             .filter(|n| generation.images.contains_key(*n))
             .count();
-        Ok(self.deployed(count).map_err(plumbing)?)
+        Ok(self.deployed(count)?)
     }
 
     fn observe(&self, evaluated: &Evaluated) -> Result<PlanInputs> {
@@ -348,7 +348,7 @@ impl Swarm<'_> {
 
     fn desired(&self, evaluated: &Evaluated, doc: &Document) -> BTreeMap<String, Desired> {
         let hashes = config_digests(doc);
-        plan::desired(self.services(), Some(doc), &evaluated.hashes, &hashes)
+        plan::desired(self.services(), Some(doc), &evaluated.inputs, &hashes)
     }
 
     /// The services a swarm runs: all but the one-host edge.
@@ -362,7 +362,7 @@ impl Swarm<'_> {
 
     /// The current generation's `stack.yml` (the last swarm deploy), when there is one.
     fn previous(&self) -> Result<BTreeMap<String, Previous>> {
-        let Some(current) = generation::current(&self.stack.root, self.file())? else {
+        let Some(current) = deployed::current_file(&self.stack.root, self.file())? else {
             return Ok(BTreeMap::new());
         };
         let doc = Document::parse_lenient(&current.text);
@@ -398,11 +398,8 @@ fn observed(s: &SwarmService, want: Option<&Desired>, prev: Option<&Previous>) -
         .or_else(|| Some(s.image.clone()));
     Observed {
         service: s.service.clone(),
-        state: if s.running >= s.desired && s.desired > 0 {
-            "running".into()
-        } else {
-            format!("running {}/{} replicas", s.running, s.desired)
-        },
+        not_running: (s.running < s.desired || s.desired == 0)
+            .then(|| format!("running {}/{} replicas", s.running, s.desired)),
         image: s.image.clone(),
         inputs_hash,
         config_hash: from_prev.map(|p| p.config_hash.clone()).unwrap_or_default(),

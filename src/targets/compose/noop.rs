@@ -204,6 +204,7 @@ pub fn check_running(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::docker::{Health, State};
 
     #[test]
     fn only_an_undoubled_dollar_interpolates() {
@@ -227,12 +228,12 @@ mod tests {
         assert_ne!(k("ab", "c", ""), k("a", "bc", ""));
     }
 
-    fn container(service: &str, hash: &str, image_id: &str, state: &str) -> Container {
+    fn container(service: &str, hash: &str, image_id: &str, state: State) -> Container {
         Container {
             service: service.into(),
             id: format!("{service}-id"),
-            state: state.into(),
-            health: "healthy".into(),
+            state,
+            health: Health::Healthy,
             image: format!("s/{service}:1"),
             image_id: image_id.into(),
             exit_code: 0,
@@ -248,8 +249,8 @@ mod tests {
         let doc =
             Document::parse_lenient("services:\n  a:\n    image: s/a:1\n  b:\n    image: s/b:1\n");
         let running = vec![
-            container("a", "ha", "sha256:a", "running"),
-            container("b", "hb", "sha256:b", "running"),
+            container("a", "ha", "sha256:a", State::Running),
+            container("b", "hb", "sha256:b", State::Running),
         ];
         let proof = record(
             Some("compose".into()),
@@ -273,13 +274,13 @@ mod tests {
         };
         let stopped = vec![
             running[0].clone(),
-            container("b", "hb", "sha256:b", "exited"),
+            container("b", "hb", "sha256:b", State::Exited),
         ];
         assert!(doubt(&stopped, &images).contains("is exited"));
         assert!(doubt(&running[..1], &images).contains("`b` has 0 containers"));
         let other = vec![
             running[0].clone(),
-            container("b", "hX", "sha256:b", "running"),
+            container("b", "hX", "sha256:b", State::Running),
         ];
         assert!(doubt(&other, &images).contains("another config"));
         let retagged = BTreeMap::from([
@@ -293,10 +294,10 @@ mod tests {
         let found = check_running(&proof, &doc, &by_id, None).expect("a doubt");
         assert!(found.contains("runs another image"), "{found}");
         let mut orphan = running.clone();
-        orphan.push(container("c", "hc", "sha256:c", "running"));
+        orphan.push(container("c", "hc", "sha256:c", State::Running));
         assert!(doubt(&orphan, &images).contains("not in the compose file"));
         let mut two = running.clone();
-        two.push(container("a", "ha", "sha256:a", "running"));
+        two.push(container("a", "ha", "sha256:a", State::Running));
         assert!(doubt(&two, &images).contains("`a` has 2 containers"));
     }
 }

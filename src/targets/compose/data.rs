@@ -1,137 +1,24 @@
-//! The stack's data: which services hold it (a named volume, and a kind whose
-//! `kind.toml` says how to dump and load it), backups of them into
-//! `.stackgen/backups/`, and the one-host ways of running a kind's data scripts (a
-//! one-shot container of the service, or its running container). The rest of a target
-//! reaches these through the `Target` trait.
+//! The one-host ways of running a kind's data scripts: a one-shot container of the
+//! service (a dump, a restore, an offline password reset) or its running container (a
+//! password set while it serves); new containers for the readers of a rotated secret;
+//! and the refusal to generate a secret whose database already keeps another one. The
+//! backups themselves are target-neutral (`targets::backup`).
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
-use std::path::PathBuf;
 
-use anyhow::Result;
-
-use crate::engine::docker::{self, CONFIG_HASH_LABEL, Container, Project};
-use crate::engine::oneshot::{self, Input};
+use crate::engine::docker::{self, Container, Input, Project, State};
 use crate::error::Error;
 use crate::progress;
 use crate::stack::kind::{Backup, Rotate};
 use crate::stack::{Service, Stack};
-use crate::state::{backups, generations, layout};
-use crate::targets::edge::EdgeProxy;
-use crate::targets::interface::Target;
-use crate::targets::rollout::{Gate, StartFirst};
-
-/// The services whose data is backed up: a named volume and a kind with `[backup]`.
-pub fn stores(stack: &Stack) -> Vec<(&Service, &Backup)> {
-    stack
-        .services
-        .values()
-        .filter(|svc| svc.data.is_some())
-        .filter_map(|svc| Some((svc, stack.kinds.get(&svc.kind)?.backup.as_ref()?)))
-        .collect()
-}
-
-/// When a backup is taken: on request (a store that is not running is an error), or
-/// before a risky step (a store that is not running is skipped, saying so).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum When {
-    Asked,
-    Before(&'static str),
-}
-
-/// Backs up every store into `.stackgen/backups/`; returns the files. On request a store
-/// that does not run is an error; before a risky step it is skipped, saying so. A failed
-/// dump leaves no file and is the error.
-pub fn back_up(target: &dyn Target, stack: &Stack, when: When) -> Result<Vec<PathBuf>, Error> {
-    let mut serving = Vec::new();
-    for (svc, backup) in stores(stack) {
-        if target.serves(svc)? {
-            serving.push((svc, backup));
-            continue;
-        }
-        match when {
-            When::Asked => {
-                return Err(Error::runtime(
-                    format!("`{}` is not running ready, so it cannot be backed up", svc.name),
-                    Some("start the stack with `stackgen up` (see `stackgen status`), then try again".into()),
-                ));
-            }
-            When::Before(step) => progress::note(format_args!(
-                "no backup of `{}` {step}: it does not run here (nothing to dump it from)",
-                svc.name
-            )),
-        }
-    }
-    let why = match when {
-        When::Asked => "",
-        When::Before(step) => step,
-    };
-    write_backups(target, stack, &serving, why)
-}
-
-/// Dumps each of `chosen` (stores that run ready) into a backup file; `why` is said
-/// after the service's name.
-fn write_backups(
-    target: &dyn Target,
-    stack: &Stack,
-    chosen: &[(&Service, &Backup)],
-    why: &str,
-) -> Result<Vec<PathBuf>, Error> {
-    let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
-    let generation = generations::current(&stack.root)
-        .map_err(plumbing)?
-        .map_or(0, |g| g.number);
-    let single = stores(stack).len() == 1;
-    let mut files = Vec::new();
-    for (svc, backup) in chosen {
-        let service = (!single).then_some(svc.name.as_str());
-        let name = backups::new_name(&stack.root, generation, service, &backup.extension);
-        let dumped = backups::write(&stack.root, &name, &backup.complete, |out| {
-            Ok(target.dump(svc, backup, out)?)
-        });
-        let (path, size) = dumped.map_err(|e| match e.downcast::<Error>() {
-            Ok(error) => error,
-            Err(e) => plumbing(e),
-        })?;
-        progress::note(format_args!(
-            "backed up `{}`{}{why}: {}/{name} ({})",
-            svc.name,
-            if why.is_empty() { "" } else { " " },
-            layout::BACKUPS_DIR,
-            human_size(size)
-        ));
-        files.push(path);
-    }
-    Ok(files)
-}
-
-/// Before a deploy: a backup of each store it recreates that runs ready now (its config
-/// hash differs from what will run), from the containers the deploy already listed. A
-/// store that is not running is not dumped: there is no server to ask, and nothing a
-/// recreate could lose that a dump would hold.
-pub fn back_up_before_recreate(
-    target: &dyn Target,
-    stack: &Stack,
-    hashes: &BTreeMap<String, String>,
-    running: &[Container],
-) -> Result<(), Error> {
-    let recreated: Vec<(&Service, &Backup)> = stores(stack)
-        .into_iter()
-        .filter(|(svc, _)| {
-            running.iter().any(|c| {
-                c.service == svc.name
-                    && c.is_ready()
-                    && hashes.get(&svc.name).map(String::as_str) != c.label(CONFIG_HASH_LABEL)
-            })
-        })
-        .collect();
-    write_backups(target, stack, &recreated, "before the deploy recreates it")?;
-    Ok(())
-}
+use crate::state::{generations, layout};
+use crate::targets::compose::edge::EdgeProxy;
+use crate::targets::compose::project::project;
+use crate::targets::compose::rollout::{Gate, StartFirst};
 
 /// The compose project of what runs: the current generation's file, else the rendered one.
-pub fn current_project(stack: &Stack) -> Project {
+fn current_project(stack: &Stack) -> Project {
     let rendered = stack.root.join(layout::COMPOSE_FILE);
     let file = generations::current(&stack.root)
         .ok()
@@ -139,7 +26,7 @@ pub fn current_project(stack: &Stack) -> Project {
         .map(|g| g.file(&stack.root, layout::file_name(layout::COMPOSE_FILE)))
         .filter(|f| f.is_file())
         .unwrap_or(rendered);
-    Project::new(&stack.name, &file, &stack.root.join(layout::GENERATED_DIR))
+    project(stack, &file)
 }
 
 /// The edge config of what runs: the current generation's, else the rendered one.
@@ -157,18 +44,17 @@ fn script_env(svc: &Service) -> Vec<(String, String)> {
     vec![("STACKGEN_SERVICE".to_string(), svc.name.clone())]
 }
 
-/// Compose: whether `svc` has a container that runs ready.
-pub fn serves(stack: &Stack, svc: &Service) -> Result<bool, Error> {
-    let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
-    let running = docker::containers(&stack.name).map_err(plumbing)?;
+/// Whether `svc` has a container that runs ready.
+pub(super) fn serves(stack: &Stack, svc: &Service) -> Result<bool, Error> {
+    let running = docker::containers(&stack.name)?;
     Ok(running
         .iter()
         .any(|c| c.service == svc.name && c.is_ready()))
 }
 
-/// Compose: the kind's dump script in a one-shot container of `svc`, into `out`. The
+/// The kind's dump script in a one-shot container of `svc`, into `out`. The
 /// caller has seen it run ready (`serves`).
-pub fn dump(
+pub(super) fn dump(
     stack: &Stack,
     svc: &Service,
     backup: &Backup,
@@ -177,9 +63,14 @@ pub fn dump(
     current_project(stack).run_to(&svc.name, &backup.dump, &script_env(svc), out)
 }
 
-/// Compose: the kind's restore script in a one-shot container of `svc`, reading `input`.
+/// The kind's restore script in a one-shot container of `svc`, reading `input`.
 /// The caller has seen it run ready (`serves`).
-pub fn load(stack: &Stack, svc: &Service, backup: &Backup, input: File) -> Result<(), Error> {
+pub(super) fn load(
+    stack: &Stack,
+    svc: &Service,
+    backup: &Backup,
+    input: File,
+) -> Result<(), Error> {
     current_project(stack).run_with(
         &svc.name,
         &backup.restore,
@@ -188,21 +79,19 @@ pub fn load(stack: &Stack, svc: &Service, backup: &Backup, input: File) -> Resul
     )
 }
 
-/// Compose: `password` set in `svc` by its kind's rotate script: in its running
+/// `password` set in `svc` by its kind's rotate script: in its running
 /// container when it runs ready; when no container of it runs, by the kind's `offline`
 /// script in a one-shot container on its volume (never beside a running server: two
 /// servers must not share one data folder).
-pub fn set_password(
+pub(super) fn set_password(
     stack: &Stack,
     svc: &Service,
     rotate: &Rotate,
     password: &str,
 ) -> Result<(), Error> {
-    let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
     let input = || Input::Bytes(format!("{password}\n").into_bytes());
     let project = current_project(stack);
-    let mine: Vec<Container> = docker::containers(&stack.name)
-        .map_err(plumbing)?
+    let mine: Vec<Container> = docker::containers(&stack.name)?
         .into_iter()
         .filter(|c| c.service == svc.name)
         .collect();
@@ -211,7 +100,7 @@ pub fn set_password(
     }
     if let Some(c) = mine
         .iter()
-        .find(|c| c.state == "running" || c.state == "restarting")
+        .find(|c| matches!(c.state, State::Running | State::Restarting))
     {
         return Err(Error::runtime(
             format!(
@@ -235,7 +124,7 @@ pub fn set_password(
         ));
     };
     let volume = format!("{}_{}-data", stack.name, svc.name);
-    if !oneshot::volume_exists(&volume).map_err(plumbing)? {
+    if !docker::volume_exists(&volume)? {
         progress::note(format_args!(
             "`{}` has no data yet: it takes the new value when it first starts",
             svc.name
@@ -249,19 +138,18 @@ pub fn set_password(
     project.run_with(&svc.name, offline, &script_env(svc), input())
 }
 
-/// Compose: new containers for `services` with the same config, so they read their
+/// New containers for `services` with the same config, so they read their
 /// secret files again: start-first behind the edge where the service allows it, else
 /// stop-first, waited for. `before_switch` runs once: in the first start-first
 /// replacement once its new container answers (so the old containers lose what it sets
 /// only a probe's time before the switch), else before the first stop-first recreate.
-pub fn restart(
+pub(super) fn restart(
     stack: &Stack,
     services: &[&Service],
     before_switch: &dyn Fn() -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
     let project = current_project(stack);
-    let before = docker::containers(&stack.name).map_err(plumbing)?;
+    let before = docker::containers(&stack.name)?;
     let edge = EdgeProxy::find(stack, &before);
     // Without the edge's routes (its admin socket is gone with a lost `.stackgen/`),
     // nothing can be switched start-first: every service is recreated stop-first.
@@ -304,10 +192,7 @@ pub fn restart(
         } else {
             once()?;
             progress::note(format_args!("{}: recreating it (stop-first)", svc.name));
-            if !project
-                .recreate(&svc.name, stack.wait_timeout)
-                .map_err(plumbing)?
-            {
+            if !project.recreate(&svc.name, stack.wait_timeout)? {
                 return Err(Error::runtime(
                     format!("`{}` did not become ready again", svc.name),
                     Some(format!("see `stackgen logs {}`", svc.name)),
@@ -320,7 +205,7 @@ pub fn restart(
     // A start-first switch leaves the edge pinned to the new containers: back to the
     // steady routes (service names), as a deploy ends.
     if let (Some(edge), Some(steady)) = (&edge, &steady) {
-        edge.load(steady).map_err(plumbing)?;
+        edge.load(steady)?;
     }
     Ok(())
 }
@@ -330,11 +215,10 @@ pub fn restart(
 /// an error when it does not: the new containers already serve, and putting the old
 /// value back would lock them out.
 fn wait_healthy(stack: &Stack, services: &[&Service]) -> Result<(), Error> {
-    let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
     let deadline =
         std::time::Instant::now() + std::time::Duration::from_secs(u64::from(stack.wait_timeout));
     loop {
-        let running = docker::containers(&stack.name).map_err(plumbing)?;
+        let running = docker::containers(&stack.name)?;
         let waiting = running
             .iter()
             .find(|c| services.iter().any(|s| s.name == c.service) && !c.is_ready());
@@ -354,11 +238,10 @@ fn wait_healthy(stack: &Stack, services: &[&Service]) -> Result<(), Error> {
     }
 }
 
-/// Compose: refuses a deploy that would generate a secret a stateful service reads when
+/// Refuses a deploy that would generate a secret a stateful service reads when
 /// that service's volume exists already: the data in it keeps the password it was
 /// initialised with, and a new one would lock every reader out.
-pub fn check_secrets(stack: &Stack) -> Result<(), Error> {
-    let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
+pub(super) fn check_secrets(stack: &Stack) -> Result<(), Error> {
     for name in stack.secrets.keys() {
         if layout::secret_file(&stack.root, name).exists() {
             continue;
@@ -369,7 +252,7 @@ pub fn check_secrets(stack: &Stack) -> Result<(), Error> {
             .filter(|s| s.data.is_some() && s.secrets.contains(name));
         for svc in holders {
             let volume = format!("{}_{}-data", stack.name, svc.name);
-            if oneshot::volume_exists(&volume).map_err(plumbing)? {
+            if docker::volume_exists(&volume)? {
                 return Err(lost_secret(name, svc, &volume));
             }
         }
@@ -394,13 +277,4 @@ fn lost_secret(name: &str, svc: &Service, volume: &str) -> Error {
             svc.name
         )),
     )
-}
-
-/// `1.2 MB`, `340 kB`, `12 B`.
-pub fn human_size(bytes: u64) -> String {
-    match bytes {
-        0..1_000 => format!("{bytes} B"),
-        1_000..1_000_000 => format!("{:.0} kB", bytes as f64 / 1e3),
-        _ => format!("{:.1} MB", bytes as f64 / 1e6),
-    }
 }

@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::engine::docker::{self, Container, Project};
+use crate::engine::docker::{self, Container, Health, Project, State};
 use crate::error::Error;
 use crate::progress;
 use crate::render::edge as edge_config;
 use crate::stack::{Service, Stack};
-use crate::targets::edge::{self, EdgeProxy};
-use crate::targets::probe;
+use crate::targets::compose::edge::{self, EdgeProxy};
+use crate::targets::compose::probe;
 
 /// How long the old container gets to finish after SIGTERM before it is killed.
 const STOP_GRACE_SECS: u64 = 30;
@@ -69,27 +69,21 @@ impl StartFirst<'_> {
         running: Option<&str>,
         gate: &Gate,
     ) -> Result<Container, Error> {
-        let plumbing = |e: anyhow::Error| Error::runtime(format!("{e:#}"), None);
         let routed = self.stack.routed(svc);
         let old_addresses = self.addresses(old);
         let running = running.or(self.steady);
         if routed {
-            self.pin(running, svc, &old_addresses).map_err(plumbing)?;
+            self.pin(running, svc, &old_addresses)?;
         }
         progress::note(format_args!(
             "{}: starting a new container beside the old one",
             svc.name
         ));
         let started = Instant::now();
-        if !self
-            .project
-            .add_container(&svc.name, old.len())
-            .map_err(plumbing)?
-        {
+        if !self.project.add_container(&svc.name, old.len())? {
             return Err(self.abandon(svc, None, running, "compose could not start it".into()));
         }
-        let new = docker::containers(&self.project.name)
-            .map_err(plumbing)?
+        let new = docker::containers(&self.project.name)?
             .into_iter()
             .find(|c| c.service == svc.name && old.iter().all(|o| o.id != c.id));
         let Some(new) = new else {
@@ -121,8 +115,8 @@ impl StartFirst<'_> {
         if let (true, Some(edge)) = (routed, self.edge) {
             let mut order = self.addresses(std::slice::from_ref(&new));
             order.extend(old_addresses.iter().cloned());
-            self.pin(self.steady, svc, &order).map_err(plumbing)?;
-            let left = edge.drain(&old_addresses).map_err(plumbing)?;
+            self.pin(self.steady, svc, &order)?;
+            let left = edge.drain(&old_addresses)?;
             if left > 0 {
                 progress::warn(format_args!(
                     "{}: drain timeout; {left} requests still in flight",
@@ -131,7 +125,7 @@ impl StartFirst<'_> {
             }
         }
         for o in old {
-            docker::stop_and_remove(&o.id, STOP_GRACE_SECS).map_err(plumbing)?;
+            docker::stop_and_remove(&o.id, STOP_GRACE_SECS)?;
             progress::note(format_args!(
                 "{}: old container {} drained and removed",
                 svc.name, o.id
@@ -180,10 +174,10 @@ impl StartFirst<'_> {
         let deadline = Instant::now() + Duration::from_secs(u64::from(self.stack.wait_timeout));
         let mut answered = !probe_http;
         loop {
-            if new.restarts > 0 || matches!(new.state.as_str(), "exited" | "dead" | "restarting") {
+            if new.restarts > 0 || new.state.has_stopped() {
                 return Err(format!("it {}", crashed(new)));
             }
-            if new.health == "unhealthy" {
+            if new.health == Health::Unhealthy {
                 return Err("its health check failed".into());
             }
             if !answered {
@@ -221,7 +215,7 @@ impl StartFirst<'_> {
     ) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(u64::from(self.stack.wait_timeout));
         loop {
-            if matches!(new.state.as_str(), "exited" | "dead" | "restarting") {
+            if new.state.has_stopped() {
                 return Err(format!("it {}", crashed(new)));
             }
             let answers = !probe_http
@@ -234,7 +228,7 @@ impl StartFirst<'_> {
                             Err(why) => why.starts_with("answered"),
                         }
                     });
-            if answers && new.state == "running" {
+            if answers && new.is_running() {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -270,7 +264,7 @@ impl StartFirst<'_> {
                 progress::warn(format_args!("  {line}"));
             }
             if let Err(e) = docker::remove_container(&new.id) {
-                progress::warn(format_args!("could not remove it: {e:#}"));
+                progress::warn(format_args!("could not remove it: {e}"));
             }
         }
         if let (Some(edge), Some(restore)) = (self.edge, restore) {
@@ -278,7 +272,7 @@ impl StartFirst<'_> {
                 .load(restore)
                 .and_then(|()| edge::write_runtime(&self.stack.root, restore));
             if let Err(e) = back {
-                progress::warn(format_args!("could not put the edge's routes back: {e:#}"));
+                progress::warn(format_args!("could not put the edge's routes back: {e}"));
             }
         }
         Error::runtime(
@@ -294,7 +288,7 @@ impl StartFirst<'_> {
 }
 
 fn crashed(c: &Container) -> String {
-    if c.state == "exited" || c.exit_code != 0 {
+    if c.state == State::Exited || c.exit_code != 0 {
         format!("exited with code {}", c.exit_code)
     } else {
         format!("restarted {} times", c.restarts)
