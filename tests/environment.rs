@@ -266,3 +266,34 @@ fn bad_input_under_up_touches_neither_files_nor_engine() {
         engine_untouched(&name);
     }
 }
+
+/// Issue 24: what never runs compose does not need it. `gc` works with a docker CLI
+/// that has no Compose plugin, while `down` on one host (which runs `docker compose
+/// down`) says the plugin is missing, as `up` does. (`push` and `down --target swarm`
+/// are shown in tests/swarm.rs, which has a registry and a swarm.)
+#[test]
+fn gc_needs_no_compose_while_down_on_one_host_does() {
+    require_engine();
+    let (project, name) = project("gc-nocompose");
+    let _cleanup = Cleanup(name.clone(), project.file("generated/docker-compose.yml"));
+    let (_dir, docker) = common::docker_without_compose();
+    let env = [("STACKGEN_DOCKER", docker.as_os_str())];
+    let out = project.stackgen_with(&["gc", "--keep", "1"], &env);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out)
+            .contains("kept 0 generations (); removed 0 generations, 0 images and 0 backups"),
+        "{}",
+        stderr(&out)
+    );
+    let out = project.stackgen_with(&["down"], &env);
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out)
+            .starts_with("error: the Docker Compose v2 plugin (`docker compose`) is missing"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_file(common::lock_file(&name));
+    engine_untouched(&name);
+}

@@ -5,6 +5,12 @@
 //! string literals are skipped. Functions over 100 lines are clippy's to catch
 //! (`#![deny(clippy::too_many_lines)]` in `src/lib.rs`, threshold in `clippy.toml`).
 //!
+//! Inside the layers (issue 24): the commands reach the engine only through a target;
+//! each deploy target keeps to its folder (`targets/compose/`, `targets/swarm/`), the
+//! files beside them serve every target and name none, and only `targets/mod.rs` (which
+//! opens them) names a target's folder. No file holds more than 600 lines of code
+//! outside its tests.
+//!
 //! When this fails, it names the import that breaks the rule; move the code (or the
 //! layer) rather than the rule, and say why in the commit.
 
@@ -414,6 +420,103 @@ fn no_two_files_import_each_other_in_a_loop() {
     cycles.sort();
     cycles.dedup();
     assert!(cycles.is_empty(), "import cycles:\n{}", cycles.join("\n"));
+}
+
+/// The file's path below `src/`, with `/` separators.
+fn rel(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap_or(file);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Every import from one file to another, as `(from, to, names)` paths below `src/`.
+fn imports() -> Vec<(String, String, Vec<String>)> {
+    let src = src();
+    let mut out = Vec::new();
+    for (from, tos) in graph(&src) {
+        for (to, names) in tos {
+            out.push((rel(&src, &from), rel(&src, &to), names));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_commands_reach_the_engine_only_through_a_target() {
+    let wrong: Vec<String> = imports()
+        .into_iter()
+        .filter(|(from, to, _)| from.starts_with("commands/") && to.starts_with("engine/docker/"))
+        .map(|(from, to, names)| format!("{from} imports {to} ({})", names.join(", ")))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "ask the target (`Target::check_engine`, its methods) or `targets::images` instead:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// The folder of a target a file of `targets/` lives in (`compose`), if it lives in one.
+fn target_folder(file: &str) -> Option<&str> {
+    let rest = file.strip_prefix("targets/")?;
+    rest.split_once('/').map(|(folder, _)| folder)
+}
+
+#[test]
+fn each_target_keeps_to_its_folder_and_the_shared_files_name_none() {
+    let mut wrong = Vec::new();
+    for (from, to, names) in imports() {
+        let Some(theirs) = target_folder(&to) else {
+            continue;
+        };
+        let allowed = match target_folder(&from) {
+            Some(ours) => ours == theirs,
+            // Only `targets/mod.rs` opens a target; nothing outside `targets/` reaches in.
+            None => from == "targets/mod.rs",
+        };
+        if !allowed {
+            wrong.push(format!("{from} imports {to} ({})", names.join(", ")));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "a target's files are its own; what several targets need goes in a file of \
+         `targets/` beside the folders:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// Lines of code outside tests: not blank, not only a comment, before the file's
+/// `#[cfg(test)]` module.
+fn lines_of_code(text: &str) -> usize {
+    text.lines()
+        .take_while(|l| l.trim() != "#[cfg(test)]")
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("//"))
+        .count()
+}
+
+#[test]
+fn no_file_holds_more_than_600_lines_of_code() {
+    let src = src();
+    let mut wrong = Vec::new();
+    for (_, file) in modules(&src) {
+        let text = std::fs::read_to_string(&file).expect("read source");
+        let n = lines_of_code(&text);
+        if n > 600 {
+            wrong.push(format!("{}: {n} lines of code", rel(&src, &file)));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "split these into files of one concern each:\n{}",
+        wrong.join("\n")
+    );
+    assert_eq!(
+        lines_of_code("//! doc\nfn a() {}\n\n    // note\nfn b() {}\n#[cfg(test)]\nmod tests {}\n"),
+        2
+    );
 }
 
 /// The reader itself, on a file that exercises what it must get right.

@@ -128,8 +128,11 @@ fn the_same_stack_deploys_to_a_swarm_rolls_forward_and_back() {
             .replace("publish = 8082", "publish = 0")
     });
 
-    // Push: everything the first time, nothing the second.
-    let out = project.stackgen(&["push"]);
+    // Push: everything the first time, nothing the second. Issue 24: building and
+    // pushing never run compose, so a docker CLI without the Compose plugin does.
+    let (_no_compose_dir, no_compose) = common::docker_without_compose();
+    let no_compose = [("STACKGEN_DOCKER", no_compose.as_os_str())];
+    let out = project.stackgen_with(&["push"], &no_compose);
     assert_exit(&out, 0);
     assert!(
         stderr(&out).contains("3 pushed, 0 already in 127.0.0.1:5000"),
@@ -254,4 +257,19 @@ fn the_same_stack_deploys_to_a_swarm_rolls_forward_and_back() {
     for url in swarm_urls(&project, "hello") {
         assert_eq!(answer(&url), (200, "Hello, world!".into()), "{url}");
     }
+
+    // Issue 24: `down --target swarm` is `docker stack rm`, so it needs no Compose.
+    let out = project.stackgen_with(&["down", "--target", "swarm"], &no_compose);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains(&format!("stack `{name}` is removed from the swarm")),
+        "{}",
+        stderr(&out)
+    );
+    let label = format!("label=com.docker.stack.namespace={name}");
+    assert_eq!(
+        docker(&["service", "ls", "-q", "--filter", &label]),
+        "",
+        "no service of the stack is left"
+    );
 }

@@ -78,6 +78,19 @@ impl TestProject {
             .expect("run stackgen")
     }
 
+    /// Runs the real binary in this project with `env` set.
+    pub fn stackgen_with(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackgen"));
+        cmd.arg("--dir")
+            .arg(self.path())
+            .args(args)
+            .env("NO_COLOR", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run stackgen")
+    }
+
     /// Every file below the project with its bytes, for "nothing was written" checks.
     pub fn snapshot(&self) -> Vec<(String, Vec<u8>)> {
         let mut files: Vec<_> = walkdir::WalkDir::new(self.path())
@@ -424,4 +437,25 @@ fn dechunk(mut body: &str) -> String {
         body = rest[n..].trim_start_matches("\r\n");
     }
     out
+}
+
+/// A `docker` CLI without the Compose plugin, for `STACKGEN_DOCKER`: the real one for
+/// everything but `docker compose`, which fails as a CLI without the plugin does. It
+/// works wherever the plugin is installed; the folder holding it goes with the value.
+pub fn docker_without_compose() -> (tempfile::TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("docker");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n\
+         if [ \"$1\" = compose ]; then\n\
+         \x20 echo \"docker: 'compose' is not a docker command.\" >&2\n\
+         \x20 exit 1\n\
+         fi\n\
+         exec docker \"$@\"\n",
+    )
+    .expect("write the docker wrapper");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (dir, script)
 }
