@@ -505,3 +505,18 @@ fn restore_answered_no_at_its_prompt_exits_2_and_changes_nothing() {
     );
     assert_eq!(project.snapshot(), before, "no file written");
 }
+
+/// Issue 24: a failure that comes from below says what caused it, one `Caused by:` line
+/// each, and is a runtime failure (3), not an answer (1): here `schema --check` cannot
+/// read a `stack.schema.json` that is a folder.
+#[test]
+fn a_failure_from_below_shows_its_causes() {
+    let project = TestProject::shipped();
+    std::fs::create_dir(project.file("stack.schema.json")).expect("mkdir");
+    let out = project.stackgen(&["schema", "--check"]);
+    assert_exit(&out, 3);
+    assert_eq!(
+        stderr(&out).replace(&project.path().display().to_string(), "[PROJECT]"),
+        "error: cannot read `[PROJECT]/stack.schema.json`\n  Caused by: Is a directory (os error 21)\n"
+    );
+}
