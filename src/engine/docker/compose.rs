@@ -162,14 +162,10 @@ impl Project {
         self.args(&rest)
     }
 
-    /// Runs `up --wait`, compose's progress going to our stderr. Returns whether it
-    /// succeeded; the caller reads the state afterwards rather than trusting the code.
-    pub fn up(&self, wait_timeout: u32) -> Result<bool> {
-        relayed(docker_cmd(self.up_args(wait_timeout)), "docker compose up")
-    }
-
-    /// `up --wait` of some services only (see `up_services_args`); an empty list is
-    /// `up` of the whole file.
+    /// Runs `up --wait` of some services only (see `up_services_args`); an empty list is
+    /// `up` of the whole file. Compose's progress goes to the progress sink; returns
+    /// whether it succeeded (the caller reads the state afterwards rather than trusting
+    /// the code).
     pub fn up_services(&self, wait_timeout: u32, services: &[String]) -> Result<bool> {
         let args = if services.is_empty() {
             self.up_args(wait_timeout)
