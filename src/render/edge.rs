@@ -1,14 +1,20 @@
-//! The edge proxy's config (`generated/edge.json`): Caddy's native JSON, built as data and
-//! written by serde, so a value from stack.toml can never change its structure.
+//! The edge proxy's config (`generated/edge.cfg`): HAProxy 2.6's own format, written line
+//! by line from checked values only (service names are identifiers, hosts are DNS names,
+//! ports are numbers), so nothing from stack.toml can change its structure.
 //!
-//! One Caddy server per host port the apps publish; on it, one route per app, matched by
-//! host name, and a last route for the app without `hosts` (or a plain 404). Each route
-//! proxies to its app by its compose service name, which the engine's DNS resolves to the
-//! app's running containers: the steady state names no container. During a start-first
-//! replacement stackgen loads the same config with the replaced app pinned to one
-//! container's address ([`config`]'s `pins`).
+//! One frontend per host port the apps publish; on it, one `use_backend` per app with
+//! `hosts`, matched by the request's host name, and a default: the app without `hosts`
+//! (or a plain 404). Each app's backend names one server, the app's compose service
+//! name, which HAProxy resolves through the engine's DNS: the steady state names no
+//! container. During a start-first replacement stackgen adds the new container as a
+//! server over the runtime API and drains the old one, without a reload; a change of
+//! the routes is a seamless reload (master-worker mode), where connections open on the
+//! old config stay on the old worker until they close.
+//!
+//! The first lines carry a fingerprint of the rest (`node stackgen-<sha256>`, the node
+//! name), which `show info` reports: how stackgen learns which config the edge runs.
 
-use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::stack::{Service, Stack};
 
@@ -22,19 +28,15 @@ pub const CONFIG_DIR: &str = "/etc/stackgen-edge";
 pub const ADMIN_DIR: &str = "/run/stackgen-edge";
 /// The socket's file name, in [`ADMIN_DIR`] and in `.stackgen/edge-admin/`.
 pub const ADMIN_SOCKET: &str = "admin.sock";
-/// The `Host` the admin API accepts (Caddy checks it against its allowed origins).
-pub const ADMIN_ORIGIN: &str = "stackgen-edge";
+/// The master process's CLI socket (reloads), beside [`ADMIN_SOCKET`].
+pub const MASTER_SOCKET: &str = "master.sock";
+/// The config file's name in [`CONFIG_DIR`] and in `.stackgen/edge/`.
+pub const CONFIG_FILE: &str = "haproxy.cfg";
+/// Where the edge's own health check asks, inside its container only.
+pub const HEALTH_URL: &str = "http://127.0.0.1:8404/healthz";
 
-/// How long Caddy holds a request while no upstream answers (a container being swapped
-/// or restarted) before it answers 502.
-const TRY_DURATION: &str = "5s";
-/// The longest an old container is drained (its in-flight requests left to finish)
-/// before it is stopped anyway.
-pub const DRAIN_TIMEOUT_SECS: u64 = 30;
-/// How long Caddy itself lets in-flight requests finish on SIGTERM: below the edge's
-/// `stop_grace_period` (30 s), so they finish rather than being killed with it. (A reload
-/// never cuts an in-flight request; this applies only when the edge stops.)
-const SHUTDOWN_GRACE: &str = "25s";
+/// The first words of the fingerprint line.
+const FINGERPRINT: &str = "    node stackgen-";
 
 /// One app as the edge routes to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,136 +110,168 @@ fn routed(stack: &Stack) -> impl Iterator<Item = &Service> {
     stack.services.values().filter(|s| stack.routed(s))
 }
 
-/// The config text, as `generated/edge.json` holds it.
+/// A backend's name: the app's service name, prefixed so it never meets HAProxy's own.
+pub fn backend(service: &str) -> String {
+    format!("app-{service}")
+}
+
+/// The fingerprint a config text carries, as `show info` reports it (`node:`).
+pub fn fingerprint(config: &str) -> Option<&str> {
+    config
+        .lines()
+        .find_map(|l| l.strip_prefix(FINGERPRINT))
+        .map(str::trim_end)
+}
+
+/// The config text, as `generated/edge.cfg` holds it.
 pub fn config(stack: &Stack) -> String {
     let routes = routes(stack);
-    let mut servers = serde_json::Map::new();
+    let mut body = String::new();
+    let mut line = |l: &str| {
+        body.push_str(l);
+        body.push('\n');
+    };
+    for l in GLOBAL {
+        line(l);
+    }
     for (listen, _) in listeners(stack) {
         let on_port: Vec<&Route> = routes.iter().filter(|r| r.listen == listen).collect();
-        let mut handlers: Vec<Value> = on_port.iter().map(|r| route(r)).collect();
-        if on_port.iter().all(|r| !r.hosts.is_empty()) {
-            handlers.push(json!({
-                "handle": [{
-                    "handler": "static_response",
-                    "status_code": 404,
-                    "headers": {"Content-Type": ["text/plain; charset=utf-8"]},
-                    "body": "no route for this host name\n",
-                }],
-            }));
+        line("");
+        line(&format!("frontend port-{listen}"));
+        line(&format!("    bind :{listen}"));
+        if on_port.iter().any(|r| !r.hosts.is_empty()) {
+            // The host name without its port; hosts in stack.toml are lowercase.
+            line("    http-request set-var(txn.host) req.hdr(host),field(1,:),lower");
         }
-        servers.insert(
-            format!("port-{listen}"),
-            json!({
-                "listen": [format!(":{listen}")],
-                "automatic_https": {"disable": true},
-                "routes": handlers,
-            }),
-        );
-    }
-    let config = json!({
-        "admin": {
-            "listen": format!("unix/{ADMIN_DIR}/{ADMIN_SOCKET}"),
-            "origins": [ADMIN_ORIGIN],
-            "config": {"persist": false},
-        },
-        "apps": {"http": {
-            "grace_period": SHUTDOWN_GRACE,
-            "servers": servers,
-        }},
-    });
-    let mut text = serde_json::to_string_pretty(&config).expect("a JSON value serialises");
-    text.push('\n');
-    text
-}
-
-fn route(r: &Route) -> Value {
-    let upstreams = vec![json!({"dial": format!("{}:{}", r.service, r.port)})];
-    let mut route = json!({
-        "handle": [{
-            "handler": "reverse_proxy",
-            "upstreams": upstreams,
-            "load_balancing": {"try_duration": TRY_DURATION, "try_interval": "100ms"},
-        }],
-        "terminal": true,
-    });
-    if !r.hosts.is_empty() {
-        route["match"] = json!([{"host": r.hosts}]);
-    }
-    route
-}
-
-/// `config` (any edge config this module wrote, also a generation's) with every upstream
-/// that dials `service` replaced by `addresses`, tried in that order (Caddy's `first`
-/// policy): the edge sends that service's new requests to the first of them, and counts
-/// the requests still in flight to every one, so a container listed after the first
-/// drains. `None` when the text is not such a config.
-pub fn pin(config: &str, service: &str, port: u16, addresses: &[String]) -> Option<String> {
-    let mut value: Value = serde_json::from_str(config).ok()?;
-    let dial = format!("{service}:{port}");
-    // `get_mut`, not indexing: `value["key"]` on an object inserts a null key.
-    let servers = value.pointer_mut("/apps/http/servers")?.as_object_mut()?;
-    for server in servers.values_mut() {
-        let routes = server.get_mut("routes").and_then(Value::as_array_mut);
-        for route in routes.into_iter().flatten() {
-            let handlers = route.get_mut("handle").and_then(Value::as_array_mut);
-            for handler in handlers.into_iter().flatten() {
-                let Some(upstreams) = handler.get_mut("upstreams").and_then(Value::as_array_mut)
-                else {
-                    continue;
-                };
-                if upstreams.iter().any(|u| u["dial"] == dial.as_str()) {
-                    *upstreams = addresses.iter().map(|a| json!({"dial": a})).collect();
-                    handler["load_balancing"]["selection_policy"] = json!({"policy": "first"});
-                }
-            }
+        for r in on_port.iter().filter(|r| !r.hosts.is_empty()) {
+            line(&format!(
+                "    use_backend {} if {{ var(txn.host) -m str {} }}",
+                backend(r.service),
+                r.hosts.join(" ")
+            ));
+        }
+        match on_port.iter().find(|r| r.hosts.is_empty()) {
+            Some(r) => line(&format!("    default_backend {}", backend(r.service))),
+            None => line("    default_backend no-route"),
         }
     }
-    let mut text = serde_json::to_string_pretty(&value).ok()?;
-    text.push('\n');
-    Some(text)
+    for r in &routes {
+        line("");
+        line(&format!("backend {}", backend(r.service)));
+        line(&format!(
+            "    server {0} {0}:{1} resolvers engine init-addr libc,none resolve-prefer ipv4",
+            r.service, r.port
+        ));
+    }
+    if routes_need_404(&routes) {
+        line("");
+        line("backend no-route");
+        line("    http-request return status 404 content-type \"text/plain; charset=utf-8\" string \"no route for this host name\"");
+    }
+    let digest = crate::hash::hex(&Sha256::digest(body.as_bytes()));
+    format!(
+        "# generated/edge.cfg: the edge's routes (HAProxy 2.6), rendered from stack.toml by\n\
+         # `stackgen render`; `stackgen up` loads it with a seamless reload. Do not edit.\n\
+         global\n{FINGERPRINT}{digest}\n{body}"
+    )
 }
+
+fn routes_need_404(routes: &[Route]) -> bool {
+    let ports: std::collections::BTreeSet<u16> = routes.iter().map(|r| r.listen).collect();
+    ports
+        .iter()
+        .any(|p| routes.iter().filter(|r| r.listen == *p).all(|r| !r.hosts.is_empty()))
+}
+
+/// What every edge config holds, after the fingerprint: the process, the admin sockets,
+/// the timeouts, the engine's DNS, and the health check's own frontend.
+const GLOBAL: &[&str] = &[
+    // Master-worker mode comes from the command line (-W); the master CLI reloads.
+    "    stats socket /run/stackgen-edge/admin.sock mode 666 level admin expose-fd listeners",
+    "    stats timeout 10s",
+    // How long an old worker keeps the connections it had when the routes changed (a
+    // WebSocket, a stream) before it closes them: long-lived clients outlive reloads.
+    "    hard-stop-after 1h",
+    "    maxconn 2000",
+    "    log stdout format raw local0 notice",
+    "",
+    "defaults",
+    "    mode http",
+    "    log global",
+    "    timeout connect 5s",
+    "    timeout client 60s",
+    "    timeout server 60s",
+    "    timeout http-request 30s",
+    "    timeout http-keep-alive 60s",
+    // A WebSocket (or any upgraded connection) may stay quiet this long.
+    "    timeout tunnel 1h",
+    "    timeout client-fin 5s",
+    // On a reload the old worker answers the next request on each idle keep-alive
+    // connection with `Connection: close` instead of closing it under the client.
+    "    option idle-close-on-response",
+    // A connection the app refused is tried again: the request was never sent.
+    "    retries 3",
+    "    option redispatch 1",
+    "    retry-on conn-failure",
+    "",
+    "resolvers engine",
+    "    nameserver engine 127.0.0.11:53",
+    "    hold valid 1s",
+    "    hold nx 1s",
+    "    hold obsolete 1s",
+    "    accepted_payload_size 8192",
+    "",
+    "frontend health",
+    "    bind 127.0.0.1:8404",
+    "    monitor-uri /healthz",
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const CONFIG: &str = r#"{"apps": {"http": {"servers": {"port-8081": {"routes": [
-        {"match": [{"host": ["a.test"]}], "handle": [{"handler": "reverse_proxy",
-          "upstreams": [{"dial": "hello:8000"}], "load_balancing": {"try_duration": "5s"}}]},
-        {"handle": [{"handler": "static_response", "status_code": 404}]}]}}}}}"#;
+    fn shipped() -> Stack {
+        Stack::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).expect("the shipped stack")
+    }
 
     #[test]
-    fn pin_replaces_only_the_service_s_upstreams_and_touches_nothing_else() {
-        let pinned = pin(
-            CONFIG,
-            "hello",
-            8000,
-            &["10.0.0.2:8000".into(), "10.0.0.1:8000".into()],
-        )
-        .expect("a config of ours");
-        let v: Value = serde_json::from_str(&pinned).unwrap();
-        let routes = &v["apps"]["http"]["servers"]["port-8081"]["routes"];
-        let proxy = &routes[0]["handle"][0];
+    fn the_fingerprint_covers_everything_below_it() {
+        let text = config(&shipped());
+        let print = fingerprint(&text).expect("a fingerprint");
+        let below = text.split_once(print).unwrap().1.trim_start_matches('\n');
+        assert_eq!(print, crate::hash::hex(&Sha256::digest(below.as_bytes())));
+        assert_eq!(fingerprint("global\n    maxconn 1\n"), None);
+    }
+
+    #[test]
+    fn each_port_routes_hosts_first_then_its_default() {
+        let mut stack = shipped();
+        let greeter = stack.services.get_mut("greeter").unwrap();
+        greeter.publish = Some(8081);
+        greeter.hosts = vec!["greeter.test".into(), "g.test".into()];
+        let text = config(&stack);
+        let frontend: Vec<&str> = text
+            .split("frontend port-8081\n")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .collect();
         assert_eq!(
-            proxy["upstreams"],
-            json!([{"dial": "10.0.0.2:8000"}, {"dial": "10.0.0.1:8000"}])
+            frontend,
+            [
+                "    bind :8081",
+                "    http-request set-var(txn.host) req.hdr(host),field(1,:),lower",
+                "    use_backend app-greeter if { var(txn.host) -m str greeter.test g.test }",
+                "    default_backend app-hello",
+            ]
         );
-        assert_eq!(
-            proxy["load_balancing"]["selection_policy"],
-            json!({"policy": "first"})
-        );
-        assert_eq!(proxy["load_balancing"]["try_duration"], "5s");
-        assert_eq!(
-            routes[1]["handle"][0],
-            json!({"handler": "static_response", "status_code": 404}),
-            "a handler without upstreams gains no key"
-        );
-        let other = pin(CONFIG, "greeter", 8000, &["10.0.0.3:8000".into()]).unwrap();
-        assert_eq!(
-            serde_json::from_str::<Value>(&other).unwrap(),
-            serde_json::from_str::<Value>(CONFIG).unwrap(),
-            "another service's pin changes nothing here"
-        );
-        assert_eq!(pin("not json", "hello", 8000, &[]), None);
+        assert!(!text.contains("frontend port-8082"));
+        assert!(text.contains("backend app-greeter\n    server greeter greeter:8000 resolvers engine"));
+        assert!(!text.contains("no-route"), "a port with a default needs no 404");
+        stack.services.get_mut("hello").unwrap().hosts = vec!["hello.test".into()];
+        let text = config(&stack);
+        assert!(text.contains("    default_backend no-route\n"));
+        assert!(text.contains("backend no-route\n"));
     }
 }

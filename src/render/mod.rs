@@ -33,7 +33,7 @@ pub struct Rendered {
     pub lock: String,
     /// Each target's file, for the targets the stack renders.
     pub targets: BTreeMap<TargetKind, String>,
-    /// `generated/edge.json`: the edge proxy's config, when the stack has an edge.
+    /// `generated/edge.cfg`: the edge proxy's config, when the stack has an edge.
     pub edge: Option<String>,
 }
 
@@ -106,7 +106,7 @@ struct PortCtx {
 struct MountCtx {
     source: String,
     target: String,
-    /// Read-write: only the edge's admin socket folder, where Caddy creates its socket.
+    /// Read-write: only the edge's admin socket folder, where HAProxy creates its sockets.
     writable: bool,
 }
 
@@ -126,10 +126,8 @@ struct ServiceCtx<'a> {
     /// What the compose file publishes for it: its own port, nothing behind an edge, and
     /// for the edge every routed app's.
     ports: Vec<PortCtx>,
-    /// The edge's admin socket inside its container, and the `Host` it accepts; empty
-    /// for other services.
-    admin_socket: String,
-    admin_origin: &'static str,
+    /// The edge's own health check (inside its container); empty for other roles.
+    health_url: &'static str,
     environment: &'a BTreeMap<String, String>,
     depends_on: &'a [String],
     secrets: &'a [String],
@@ -315,11 +313,10 @@ fn service_ctx<'a>(
         port: svc.port,
         publish: svc.publish,
         ports: ports(stack, svc, role),
-        admin_socket: match role {
-            Role::Edge => format!("{}/{}", edge::ADMIN_DIR, edge::ADMIN_SOCKET),
-            _ => String::new(),
+        health_url: match role {
+            Role::Edge => edge::HEALTH_URL,
+            _ => "",
         },
-        admin_origin: edge::ADMIN_ORIGIN,
         environment: &svc.environment,
         depends_on: &svc.depends_on,
         secrets: &svc.secrets,

@@ -53,6 +53,8 @@ pub struct Service {
     pub data: Option<String>,
     pub healthcheck: Healthcheck,
     pub security: Security,
+    /// How long an old container keeps its connections after a start-first switch.
+    pub drain_timeout: std::time::Duration,
     /// Swarm: tasks to run (compose runs one).
     pub replicas: u32,
     /// Swarm: placement constraints, e.g. `node.labels.stackgen.db == true`.

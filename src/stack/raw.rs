@@ -168,6 +168,11 @@ pub(super) struct RawService {
     #[serde(default)]
     #[schemars(extend("default" = {}))]
     pub(super) security: RawSecurity,
+    /// Seconds an old container keeps serving the connections it has (requests in
+    /// flight, WebSockets, streams) after a start-first switch; then the edge closes
+    /// what is left and `up` says how many.
+    #[schemars(range(max = 3600), extend("default" = 30))]
+    pub(super) drain_timeout: Option<u32>,
     /// Swarm: how many tasks to run.
     #[schemars(range(min = 1), extend("default" = 1))]
     pub(super) replicas: Option<u32>,
@@ -259,6 +264,7 @@ const SERVICE_KEYS: &[&str] = &[
     "data",
     "healthcheck",
     "security",
+    "drain_timeout",
     "replicas",
     "placement",
 ];

@@ -22,7 +22,7 @@ pub const COMPOSE_FILE: &str = "generated/docker-compose.yml";
 pub const SWARM_FILE: &str = "generated/stack.yml";
 pub const LOCK_FILE: &str = "generated/stack.lock";
 /// The edge proxy's config as rendered (committed, like the compose file).
-pub const EDGE_FILE: &str = "generated/edge.json";
+pub const EDGE_FILE: &str = "generated/edge.cfg";
 
 /// stackgen's own state, beside the project: never committed, private to the deploying user.
 pub const STATE_DIR: &str = ".stackgen";
@@ -37,7 +37,7 @@ pub const EDGE_RUNTIME_DIR: &str = ".stackgen/edge";
 /// folder is writable by the edge's user, so `.stackgen/` itself is kept private).
 pub const EDGE_ADMIN_DIR: &str = ".stackgen/edge-admin";
 /// [`EDGE_RUNTIME_DIR`]'s config file, from the project folder.
-pub const EDGE_RUNTIME_CONFIG: &str = ".stackgen/edge/caddy.json";
+pub const EDGE_RUNTIME_CONFIG: &str = ".stackgen/edge/haproxy.cfg";
 /// Inside the generations folder: the current generation's number.
 pub const CURRENT_FILE: &str = "current";
 /// Inside one generation's folder: its record (time, git revision, images).

@@ -41,7 +41,7 @@ pub fn plan(target: &dyn Target, evaluated: &Evaluated) -> Result<Vec<ServicePla
         }
         if p.action == Action::Unchanged && reloads.as_ref() == Some(&p.service) {
             p.action = Action::Reload;
-            p.reasons = vec!["its routes differ from generated/edge.json: a graceful reload, no connection dropped".into()];
+            p.reasons = vec!["its routes differ from generated/edge.cfg: a seamless reload; open connections stay on the old worker".into()];
         }
     }
     Ok(plans)

@@ -78,6 +78,25 @@ fn not_in_url(path: &str) -> Option<String> {
     None
 }
 
+/// The longest `drain_timeout` takes: an hour, as long as the edge keeps an old worker.
+const MAX_DRAIN_SECS: u32 = 3600;
+
+/// `drain_timeout` (seconds), default 30; at most an hour.
+pub(super) fn drain_timeout(
+    svc: ServiceAt<'_>,
+    value: Option<u32>,
+    problems: &mut Vec<Problem>,
+) -> std::time::Duration {
+    let secs = value.unwrap_or(30);
+    if secs > MAX_DRAIN_SECS {
+        problems.push(
+            Problem::new(svc.key("drain_timeout"), format!("{secs} seconds is over an hour"))
+                .hint("give old containers at most 3600 seconds to finish what they serve"),
+        );
+    }
+    std::time::Duration::from_secs(u64::from(secs.min(MAX_DRAIN_SECS)))
+}
+
 /// `healthcheck.<field>`, or `default`; reported when it is not a duration.
 fn duration(
     svc: ServiceAt<'_>,

@@ -122,6 +122,7 @@ impl<'a> Services<'a> {
         let healthcheck = health::check(svc, &raw.healthcheck, problems);
         let security = security::check(svc, &raw.security, problems);
         swarm::check(svc, raw.replicas, &raw.placement, problems);
+        let drain_timeout = health::drain_timeout(svc, raw.drain_timeout, problems);
         lists::duplicates(svc, raw, problems);
         // Only now: every topic above is checked even when the source is wrong.
         let source = source?;
@@ -140,6 +141,7 @@ impl<'a> Services<'a> {
             data: raw.data.clone(),
             healthcheck,
             security,
+            drain_timeout,
             replicas: raw.replicas.unwrap_or(1),
             placement: raw.placement.clone(),
             depended_on: self.depended.contains(name),

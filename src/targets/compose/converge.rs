@@ -130,26 +130,24 @@ impl Passes<'_> {
         let after = docker::containers(&stack.name)?;
         let mut switched = ids(self.before, &replace) != ids(&after, &replace);
         let edge = EdgeProxy::find(stack, &after);
-        // The routes the edge runs now: kept until the first switch, put back if it fails.
-        let mut running = match (&edge, replace.is_empty()) {
-            (Some(edge), false) => edge.loaded().ok(),
-            _ => None,
-        };
         let rollout = StartFirst {
             stack,
             project: self.project,
             edge: edge.as_ref(),
-            steady: edge_config,
         };
         for (svc, old) in &replace {
-            if let Err(error) = rollout.replace(svc, old, running.as_deref()) {
+            if let Err(error) = rollout.replace(svc, old) {
                 return Err(DeployFailure { error, switched });
             }
             switched = true;
-            running = edge_config.map(str::to_string);
         }
-        if let (Some(edge), Some(config)) = (&edge, edge_config) {
-            edge.load(config)?;
+        // New routes last, once every old container is gone: a seamless reload, whose
+        // new worker finds each app by its service name.
+        if let (Some(edge), Some(config)) = (&edge, edge_config)
+            && !edge.runs(config)
+        {
+            progress::note(format_args!("edge: loading its new routes (a seamless reload)"));
+            edge.reload(config)?;
         }
         Ok(replace.len())
     }

@@ -29,16 +29,6 @@ fn current_project(stack: &Stack) -> Project {
     project(stack, &file)
 }
 
-/// The edge config of what runs: the current generation's, else the rendered one.
-fn steady_edge_config(stack: &Stack) -> Option<String> {
-    let name = layout::file_name(layout::EDGE_FILE);
-    generations::current(&stack.root)
-        .ok()
-        .flatten()
-        .and_then(|g| std::fs::read_to_string(g.file(&stack.root, name)).ok())
-        .or_else(|| std::fs::read_to_string(stack.root.join(layout::EDGE_FILE)).ok())
-}
-
 /// The one environment variable a data script gets beyond the service's own.
 fn script_env(svc: &Service) -> Vec<(String, String)> {
     vec![("STACKGEN_SERVICE".to_string(), svc.name.clone())]
@@ -151,15 +141,14 @@ pub(super) fn restart(
     let project = current_project(stack);
     let before = docker::containers(&stack.name)?;
     let edge = EdgeProxy::find(stack, &before);
-    // Without the edge's routes (its admin socket is gone with a lost `.stackgen/`),
-    // nothing can be switched start-first: every service is recreated stop-first.
+    // Without the edge's runtime API (its admin socket is gone with a lost
+    // `.stackgen/`), nothing can be switched start-first: every service is recreated
+    // stop-first.
     let routes = edge.as_ref().and_then(|e| e.loaded().ok());
-    let steady = steady_edge_config(stack);
     let rollout = StartFirst {
         stack,
         project: &project,
         edge: edge.as_ref(),
-        steady: steady.as_deref().or(routes.as_deref()),
     };
     let done = std::cell::Cell::new(false);
     let once = || -> Result<(), Error> {
@@ -188,7 +177,7 @@ pub(super) fn restart(
                 before: (!done.get()).then_some(&hook as &dyn Fn() -> Result<(), String>),
                 probe_only: true,
             };
-            rollout.replace_gated(svc, &old, routes.as_deref(), &gate)?;
+            rollout.replace_gated(svc, &old, &gate)?;
         } else {
             once()?;
             progress::note(format_args!("{}: recreating it (stop-first)", svc.name));
@@ -202,11 +191,6 @@ pub(super) fn restart(
     }
     once()?;
     wait_healthy(stack, services)?;
-    // A start-first switch leaves the edge pinned to the new containers: back to the
-    // steady routes (service names), as a deploy ends.
-    if let (Some(edge), Some(steady)) = (&edge, &steady) {
-        edge.load(steady)?;
-    }
     Ok(())
 }
 

@@ -134,36 +134,55 @@ pub(super) fn status(stack: &Stack) -> Result<Vec<StatusRow>> {
 }
 
 /// The edge's name, when `evaluated` renders one and its ready container runs other
-/// routes (or its admin API does not answer).
+/// routes (or its runtime API does not answer).
 fn reloads(stack: &Stack, evaluated: &Evaluated, running: &[Container]) -> Option<String> {
     let (Some(want), Some(edge)) = (evaluated.rendered.edge.as_deref(), stack.edge()) else {
         return None;
     };
     let proxy = EdgeProxy::find(stack, running)?;
-    let same = proxy.loaded().is_ok_and(|have| same_json(&have, want));
-    (!same).then(|| edge.name.clone())
+    (!proxy.runs(want)).then(|| edge.name.clone())
 }
 
-/// Why the edge may not run what `evaluated` renders: no ready edge, or other routes
-/// loaded (or an admin API that does not answer).
+/// Why the edge may not serve what `evaluated` renders: no ready edge, other routes
+/// loaded (or a runtime API that does not answer), or a routed service whose requests
+/// do not all go to its running containers.
 fn edge_doubt(stack: &Stack, evaluated: &Evaluated, running: &[Container]) -> Option<String> {
     let want = evaluated.rendered.edge.as_deref()?;
-    let same = EdgeProxy::find(stack, running)
-        .is_some_and(|p| p.loaded().is_ok_and(|have| same_json(&have, want)));
-    (!same).then(|| format!("the edge does not run {}", layout::EDGE_FILE))
+    let Some(proxy) = EdgeProxy::find(stack, running).filter(|p| p.runs(want)) else {
+        return Some(format!("the edge does not run {}", layout::EDGE_FILE));
+    };
+    let Ok(servers) = proxy.servers() else {
+        return Some("the edge's runtime API does not list its servers".into());
+    };
+    let network = format!("{}_frontend", stack.name);
+    for svc in stack.services.values().filter(|s| stack.routed(s)) {
+        let backend = render::edge::backend(&svc.name);
+        let addresses: Vec<String> = running
+            .iter()
+            .filter(|c| c.service == svc.name && c.is_ready())
+            .filter_map(|c| c.addresses.get(&network))
+            .map(|ip| format!("{ip}:{}", svc.port))
+            .collect();
+        let serving: Vec<&str> = servers
+            .iter()
+            .filter(|(b, s)| *b == backend && s.takes_requests())
+            .map(|(_, s)| s.address.as_str())
+            .collect();
+        if serving.is_empty() || serving.iter().any(|a| !addresses.iter().any(|r| r == a)) {
+            return Some(format!(
+                "the edge does not send `{}`'s requests to its running container",
+                svc.name
+            ));
+        }
+    }
+    None
 }
 
-/// Whether the running edge has generated/edge.json loaded.
+/// Whether the running edge has generated/edge.cfg loaded.
 fn routes_in_sync(stack: &Stack, running: &[Container]) -> bool {
     let file = std::fs::read_to_string(stack.root.join(layout::EDGE_FILE));
-    let loaded = EdgeProxy::find(stack, running).map(|p| p.loaded());
-    matches!((file, loaded), (Ok(want), Some(Ok(have))) if same_json(&have, &want))
-}
-
-/// Whether two JSON texts hold the same value (key order and spacing aside).
-fn same_json(a: &str, b: &str) -> bool {
-    let parse = |t: &str| serde_json::from_str::<serde_json::Value>(t).ok();
-    parse(a).is_some() && parse(a) == parse(b)
+    let proxy = EdgeProxy::find(stack, running);
+    matches!((file, proxy), (Ok(want), Some(proxy)) if proxy.runs(&want))
 }
 
 fn desired(stack: &Stack, evaluated: &Evaluated) -> Result<BTreeMap<String, Desired>> {

@@ -1,15 +1,17 @@
 //! Start-first replacement of one stateless service on one host:
-//! 1. the edge is pinned to the old container(s), so it sends nothing to the new one yet;
-//! 2. compose starts one new container beside the old ones (`--scale n+1 --no-recreate`);
-//! 3. it is gated on readiness: stackgen's own HTTP probe and the engine's health;
-//! 4. the edge is switched to it (a graceful reload) with the old ones listed after it,
-//!    so they get no new request while the edge still counts their in-flight ones;
-//! 5. once those are done (or after the drain timeout), the old ones are stopped
-//!    (SIGTERM: gunicorn finishes what it serves) and removed.
+//! 1. compose starts one new container beside the old ones (`--scale n+1 --no-recreate`);
+//!    the edge knows nothing of it yet;
+//! 2. it is gated on readiness: stackgen's own HTTP probe and the engine's health;
+//! 3. the edge gets it as a new server of the service's backend, and the old servers
+//!    drain (runtime API, no reload): every new request goes to the new container, what
+//!    the old ones serve (requests in flight, WebSockets, streams) stays with them;
+//! 4. once that is done, or after the service's `drain_timeout` (the edge then closes
+//!    what is left, and `up` says how many), the old containers are stopped (SIGTERM:
+//!    gunicorn finishes what it serves) and removed.
 //!
-//! A new container that never becomes ready is removed and the edge unpinned: the old
-//! container was never touched. The compose file is not changed by any of this: once the
-//! old container is gone, what runs is exactly what the file says.
+//! A new container that never becomes ready is removed: the old containers and the edge
+//! were never touched, nor any connection. The compose file is not changed by any of
+//! this: once the old container is gone, what runs is exactly what the file says.
 
 use std::time::{Duration, Instant};
 
@@ -18,9 +20,8 @@ use anyhow::Result;
 use crate::engine::docker::{self, Container, Health, Project, State};
 use crate::error::Error;
 use crate::progress;
-use crate::render::edge as edge_config;
 use crate::stack::{Service, Stack};
-use crate::targets::compose::edge::{self, EdgeProxy};
+use crate::targets::compose::edge::EdgeProxy;
 use crate::targets::compose::probe;
 
 /// How long the old container gets to finish after SIGTERM before it is killed.
@@ -30,8 +31,6 @@ pub struct StartFirst<'a> {
     pub stack: &'a Stack,
     pub project: &'a Project,
     pub edge: Option<&'a EdgeProxy>,
-    /// The steady config this deploy brings (service names, no container pinned).
-    pub steady: Option<&'a str>,
 }
 
 /// What a replacement does between starting the new container and gating it.
@@ -48,17 +47,10 @@ pub struct Gate<'h> {
 }
 
 impl StartFirst<'_> {
-    /// Replaces `old` (the service's ready containers) with one new container. `running`
-    /// is the edge's config now: until the switch the edge keeps its routes (pinned to the
-    /// old container), the deploy's own routes come with the switch. On failure the old
-    /// containers are as they were and the edge is back on `running`.
-    pub fn replace(
-        &self,
-        svc: &Service,
-        old: &[Container],
-        running: Option<&str>,
-    ) -> Result<Container, Error> {
-        self.replace_gated(svc, old, running, &Gate::default())
+    /// Replaces `old` (the service's ready containers) with one new container. On
+    /// failure the old containers and the edge are as they were.
+    pub fn replace(&self, svc: &Service, old: &[Container]) -> Result<Container, Error> {
+        self.replace_gated(svc, old, &Gate::default())
     }
 
     /// [`replace`](Self::replace), with `gate` between the start and the switch.
@@ -66,33 +58,22 @@ impl StartFirst<'_> {
         &self,
         svc: &Service,
         old: &[Container],
-        running: Option<&str>,
         gate: &Gate,
     ) -> Result<Container, Error> {
         let routed = self.stack.routed(svc);
-        let old_addresses = self.addresses(old);
-        let running = running.or(self.steady);
-        if routed {
-            self.pin(running, svc, &old_addresses)?;
-        }
         progress::note(format_args!(
             "{}: starting a new container beside the old one",
             svc.name
         ));
         let started = Instant::now();
         if !self.project.add_container(&svc.name, old.len())? {
-            return Err(self.abandon(svc, None, running, "compose could not start it".into()));
+            return Err(self.abandon(svc, None, "compose could not start it".into()));
         }
         let new = docker::containers(&self.project.name)?
             .into_iter()
             .find(|c| c.service == svc.name && old.iter().all(|o| o.id != c.id));
         let Some(new) = new else {
-            return Err(self.abandon(
-                svc,
-                None,
-                running,
-                "compose started no new container".into(),
-            ));
+            return Err(self.abandon(svc, None, "compose started no new container".into()));
         };
         let mut new = new;
         if let Some(before) = gate.before {
@@ -100,11 +81,11 @@ impl StartFirst<'_> {
                 .wait_answering(svc, &mut new, routed)
                 .and_then(|()| before());
             if let Err(why) = prepared {
-                return Err(self.abandon(svc, Some(&new), running, why));
+                return Err(self.abandon(svc, Some(&new), why));
             }
         }
         if let Err(why) = self.wait_ready(svc, &mut new, routed, gate.probe_only) {
-            return Err(self.abandon(svc, Some(&new), running, why));
+            return Err(self.abandon(svc, Some(&new), why));
         }
         progress::note(format_args!(
             "{}: new container {} ready in {:.1}s; switching over",
@@ -113,16 +94,7 @@ impl StartFirst<'_> {
             started.elapsed().as_secs_f64()
         ));
         if let (true, Some(edge)) = (routed, self.edge) {
-            let mut order = self.addresses(std::slice::from_ref(&new));
-            order.extend(old_addresses.iter().cloned());
-            self.pin(self.steady, svc, &order)?;
-            let left = edge.drain(&old_addresses)?;
-            if left > 0 {
-                progress::warn(format_args!(
-                    "{}: drain timeout; {left} requests still in flight",
-                    svc.name
-                ));
-            }
+            self.switch(edge, svc, &new)?;
         }
         for o in old {
             docker::stop_and_remove(&o.id, STOP_GRACE_SECS)?;
@@ -151,14 +123,32 @@ impl StartFirst<'_> {
             .collect()
     }
 
-    /// Loads `config` with `svc` sent only to `addresses`.
-    fn pin(&self, config: Option<&str>, svc: &Service, addresses: &[String]) -> Result<()> {
-        let (Some(edge), Some(config)) = (self.edge, config) else {
-            return Ok(());
-        };
-        let pinned = edge_config::pin(config, &svc.name, svc.port, addresses)
-            .ok_or_else(|| anyhow::anyhow!("the edge's config is not one stackgen wrote"))?;
-        edge.load(&pinned)
+    /// The edge sends `svc`'s new requests to `new` and drains the old servers; returns
+    /// once they serve nothing, or after the drain timeout with what was left closed.
+    fn switch(&self, edge: &EdgeProxy, svc: &Service, new: &Container) -> Result<(), Error> {
+        let address = self.addresses(std::slice::from_ref(new));
+        let address = address
+            .first()
+            .ok_or_else(|| Error::runtime(format!("the new `{}` has no address on the edge's network", svc.name), None))?;
+        let name = format!("{}-{}", svc.name, &new.id[..new.id.len().min(12)]);
+        let drained = edge.switch(&svc.name, &name, address)?;
+        let started = Instant::now();
+        let closed = edge.drain(&svc.name, &drained, svc.drain_timeout)?;
+        if closed > 0 {
+            progress::warn(format_args!(
+                "{}: drain timeout ({}s): the edge closed {closed} connection{} the old container still served",
+                svc.name,
+                svc.drain_timeout.as_secs(),
+                if closed == 1 { "" } else { "s" }
+            ));
+        } else if started.elapsed() > Duration::from_millis(500) {
+            progress::note(format_args!(
+                "{}: the old container finished what it served in {:.1}s",
+                svc.name,
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        Ok(())
     }
 
     /// Polls the new container (updating `new`) until it answers the probe and the
@@ -242,13 +232,12 @@ impl StartFirst<'_> {
         }
     }
 
-    /// A new container that will not do: its logs shown, it removed, the edge back on
-    /// the routes it had before this deploy. The old containers were never touched.
+    /// A new container that will not do: its logs shown, it removed. The old containers
+    /// and the edge were never touched.
     fn abandon(
         &self,
         svc: &Service,
         new: Option<&Container>,
-        restore: Option<&str>,
         why: String,
     ) -> Error {
         progress::warn(format_args!(
@@ -265,14 +254,6 @@ impl StartFirst<'_> {
             }
             if let Err(e) = docker::remove_container(&new.id) {
                 progress::warn(format_args!("could not remove it: {e}"));
-            }
-        }
-        if let (Some(edge), Some(restore)) = (self.edge, restore) {
-            let back = edge
-                .load(restore)
-                .and_then(|()| edge::write_runtime(&self.stack.root, restore));
-            if let Err(e) = back {
-                progress::warn(format_args!("could not put the edge's routes back: {e}"));
             }
         }
         Error::runtime(
