@@ -691,7 +691,7 @@ def render_drops(results):
         "request in between fails (refused, or accepted by the engine's port proxy and "
         "closed unanswered); when the new version never becomes ready, compose "
         "leaves it in place (it has no rollback) and the app stays down until the next "
-        "deploy. Behind the edge the host port belongs to Caddy, which an app deploy does not "
+        "deploy. Behind the edge the host port belongs to the edge (HAProxy), which an app deploy does not "
         "restart: stackgen starts the new container beside the old one, switches the route "
         "once the new one is ready and then drains the old one; a new version that never "
         "becomes ready is removed while the old one keeps serving (`up` exits 3), and a route "

@@ -50,13 +50,17 @@ if [ "${#need[@]}" -gt 0 ]; then
   in_venv "${need[@]}"
 fi
 
-# hyperfine, for the benchmarks (a Debian package).
-if ! command -v hyperfine >/dev/null 2>&1; then
+# hyperfine, for the benchmarks, and wrk, the load generator of tests/traffic.rs and
+# the traffic benchmark (Debian packages).
+missing=()
+command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "error: \`hyperfine\` is missing; \`just bench-smoke\` needs it (sudo apt-get install hyperfine)" >&2
+    echo "error: ${missing[*]} missing; \`just test\` and \`just bench\` need them (sudo apt-get install ${missing[*]})" >&2
     exit 1
   fi
 fi

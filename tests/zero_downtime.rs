@@ -4,7 +4,7 @@
 //! one that starts but never passes its health check, and a change of a route. Then the
 //! database, which stays stop-first, and its data.
 //!
-//! Real engine, real Caddy, real requests; fails (never skips) without the engine.
+//! Real engine, real HAProxy, real requests; fails (never skips) without the engine.
 
 mod common;
 

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod load;
+pub mod traffic;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -142,12 +142,20 @@ impl Passes<'_> {
             switched = true;
         }
         // New routes last, once every old container is gone: a seamless reload, whose
-        // new worker finds each app by its service name.
-        if let (Some(edge), Some(config)) = (&edge, edge_config)
-            && !edge.runs(config)
-        {
-            progress::note(format_args!("edge: loading its new routes (a seamless reload)"));
-            edge.reload(config)?;
+        // new worker finds each app by its service name. Also when the routes are the
+        // same but a server points where no ready container is (set by hand, or left
+        // by an interrupted switch): the reload puts back what the file says.
+        if let (Some(edge), Some(config)) = (&edge, edge_config) {
+            let why = if edge.runs(config) {
+                let now = docker::containers(&stack.name)?;
+                edge.misrouted(stack, &now)
+            } else {
+                Some("its routes changed".to_string())
+            };
+            if let Some(why) = why {
+                progress::note(format_args!("edge: {why}; a seamless reload"));
+                edge.reload(config)?;
+            }
         }
         Ok(replace.len())
     }

@@ -142,6 +142,37 @@ impl EdgeProxy {
         }
     }
 
+    /// Why some routed service's requests may not all go to its ready containers, if
+    /// they may not: no server of its backend takes requests, or one that does points
+    /// elsewhere (a container gone, a server set by hand).
+    pub fn misrouted(&self, stack: &Stack, running: &[Container]) -> Option<String> {
+        let Ok(servers) = self.servers() else {
+            return Some("the edge's runtime API does not list its servers".into());
+        };
+        let network = format!("{}_frontend", stack.name);
+        for svc in stack.services.values().filter(|s| stack.routed(s)) {
+            let backend = backend(&svc.name);
+            let ready: Vec<String> = running
+                .iter()
+                .filter(|c| c.service == svc.name && c.is_ready())
+                .filter_map(|c| c.addresses.get(&network))
+                .map(|ip| format!("{ip}:{}", svc.port))
+                .collect();
+            let serving: Vec<&str> = servers
+                .iter()
+                .filter(|(b, s)| *b == backend && s.takes_requests())
+                .map(|(_, s)| s.address.as_str())
+                .collect();
+            if serving.is_empty() || serving.iter().any(|a| !ready.iter().any(|r| r == a)) {
+                return Some(format!(
+                    "the edge does not send `{}`'s requests to its running container",
+                    svc.name
+                ));
+            }
+        }
+        None
+    }
+
     /// Every backend's servers, by backend name.
     pub fn servers(&self) -> Result<Vec<(String, Server)>> {
         let state = self.exchange(ADMIN_SOCKET, "show servers state")?;
@@ -181,13 +212,11 @@ impl EdgeProxy {
         Ok(drained)
     }
 
-    /// Waits until `names` (servers of `service`) serve nothing, at most `timeout`; then
-    /// closes what they still hold and retires them. Returns how many connections the
-    /// timeout closed.
+    /// Waits until `names` (servers of `service`) serve nothing, at most `timeout`.
+    /// Returns how many connections they still held then.
     pub fn drain(&self, service: &str, names: &[String], timeout: Duration) -> Result<u64> {
         let deadline = Instant::now() + timeout;
-        let backend = backend(service);
-        let left = loop {
+        loop {
             let left: u64 = self
                 .servers_of(service)?
                 .iter()
@@ -195,23 +224,25 @@ impl EdgeProxy {
                 .map(|s| s.sessions)
                 .sum();
             if left == 0 || Instant::now() >= deadline {
-                break left;
+                return Ok(left);
             }
             std::thread::sleep(Duration::from_millis(50));
-        };
+        }
+    }
+
+    /// Takes drained servers out once their containers are gone: each in maintenance;
+    /// one added at a switch deleted, the one the config names kept (in maintenance
+    /// until the next reload). A delete refused while a connection to it lingers leaves
+    /// it in maintenance, which is harmless.
+    pub fn retire(&self, service: &str, names: &[String]) -> Result<()> {
+        let backend = backend(service);
         for name in names {
-            if left > 0 {
-                self.act(&format!("shutdown sessions server {backend}/{name}"))?;
-            }
             self.act(&format!("set server {backend}/{name} state maint"))?;
-            // The server the config names stays (in maintenance until the next reload);
-            // one added at a switch goes. Refused while an idle connection to it
-            // lingers: then it stays in maintenance too, harmless.
             if name != service {
                 let _ = self.act(&format!("del server {backend}/{name}"));
             }
         }
-        Ok(left)
+        Ok(())
     }
 }
 

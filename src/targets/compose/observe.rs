@@ -151,31 +151,7 @@ fn edge_doubt(stack: &Stack, evaluated: &Evaluated, running: &[Container]) -> Op
     let Some(proxy) = EdgeProxy::find(stack, running).filter(|p| p.runs(want)) else {
         return Some(format!("the edge does not run {}", layout::EDGE_FILE));
     };
-    let Ok(servers) = proxy.servers() else {
-        return Some("the edge's runtime API does not list its servers".into());
-    };
-    let network = format!("{}_frontend", stack.name);
-    for svc in stack.services.values().filter(|s| stack.routed(s)) {
-        let backend = render::edge::backend(&svc.name);
-        let addresses: Vec<String> = running
-            .iter()
-            .filter(|c| c.service == svc.name && c.is_ready())
-            .filter_map(|c| c.addresses.get(&network))
-            .map(|ip| format!("{ip}:{}", svc.port))
-            .collect();
-        let serving: Vec<&str> = servers
-            .iter()
-            .filter(|(b, s)| *b == backend && s.takes_requests())
-            .map(|(_, s)| s.address.as_str())
-            .collect();
-        if serving.is_empty() || serving.iter().any(|a| !addresses.iter().any(|r| r == a)) {
-            return Some(format!(
-                "the edge does not send `{}`'s requests to its running container",
-                svc.name
-            ));
-        }
-    }
-    None
+    proxy.misrouted(stack, running)
 }
 
 /// Whether the running edge has generated/edge.cfg loaded.

@@ -93,15 +93,21 @@ impl StartFirst<'_> {
             new.id,
             started.elapsed().as_secs_f64()
         ));
-        if let (true, Some(edge)) = (routed, self.edge) {
-            self.switch(edge, svc, &new)?;
-        }
+        let drained = match (routed, self.edge) {
+            (true, Some(edge)) => self.switch(edge, svc, &new)?,
+            _ => Vec::new(),
+        };
+        // SIGTERM: the app finishes what it serves and closes its long-lived
+        // connections its own way (a WebSocket close frame, the end of a stream).
         for o in old {
             docker::stop_and_remove(&o.id, STOP_GRACE_SECS)?;
             progress::note(format_args!(
                 "{}: old container {} drained and removed",
                 svc.name, o.id
             ));
+        }
+        if let (false, Some(edge)) = (drained.is_empty(), self.edge) {
+            edge.retire(&svc.name, &drained)?;
         }
         Ok(new)
     }
@@ -124,8 +130,14 @@ impl StartFirst<'_> {
     }
 
     /// The edge sends `svc`'s new requests to `new` and drains the old servers; returns
-    /// once they serve nothing, or after the drain timeout with what was left closed.
-    fn switch(&self, edge: &EdgeProxy, svc: &Service, new: &Container) -> Result<(), Error> {
+    /// them once they serve nothing, or after the drain timeout, saying how many
+    /// connections they still held (their container's stop closes them).
+    fn switch(
+        &self,
+        edge: &EdgeProxy,
+        svc: &Service,
+        new: &Container,
+    ) -> Result<Vec<String>, Error> {
         let address = self.addresses(std::slice::from_ref(new));
         let address = address
             .first()
@@ -136,7 +148,7 @@ impl StartFirst<'_> {
         let closed = edge.drain(&svc.name, &drained, svc.drain_timeout)?;
         if closed > 0 {
             progress::warn(format_args!(
-                "{}: drain timeout ({}s): the edge closed {closed} connection{} the old container still served",
+                "{}: drain timeout ({}s): {closed} connection{} still open to the old container, closed as it stops",
                 svc.name,
                 svc.drain_timeout.as_secs(),
                 if closed == 1 { "" } else { "s" }
@@ -148,7 +160,7 @@ impl StartFirst<'_> {
                 started.elapsed().as_secs_f64()
             ));
         }
-        Ok(())
+        Ok(drained)
     }
 
     /// Polls the new container (updating `new`) until it answers the probe and the
