@@ -504,15 +504,80 @@ class Load(threading.Thread):
                 "errors": dict(self.errors)}
 
 
+# wrk's Lua: every answer's body checked; the wrong ones counted across threads.
+WRK_SCRIPT = r"""
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) bad = 0 end
+function response(status, headers, body)
+  if body ~= "Hello, world!" then bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  local b = 0
+  for _, t in ipairs(threads) do b = b + t:get("bad") end
+  io.write(string.format("bench: bad=%d p50us=%d p99us=%d\n", b,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+WRK_CONNECTIONS = 64
+
+
+class Wrk:
+    """wrk on loopback (it never retries): 64 keep-alive connections on 2 threads, as
+    fast as the machine goes, every body checked, until stopped (SIGINT: it reports)."""
+
+    def __init__(self, port, host="127.0.0.1", seconds=600):
+        self.script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        self.script.write(WRK_SCRIPT)
+        self.script.close()
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            ["wrk", "-t2", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s",
+             "-H", f"Host: {host}", "-s", self.script.name, f"http://127.0.0.1:{port}/"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def finish(self):
+        import signal
+        elapsed = time.monotonic() - self.started
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        out = self.proc.communicate()[0]
+        os.unlink(self.script.name)
+        return wrk_report(out, elapsed)
+
+
+def wrk_report(out, elapsed):
+    import re
+    def num(pattern):
+        m = re.search(pattern, out)
+        return int(m.group(1)) if m else 0
+    socket_errors = sum(num(rf"{k} (\d+)") for k in ("connect", "read", "write", "timeout"))
+    requests = num(r"(\d+) requests in")
+    failed = socket_errors + num(r"Non-2xx or 3xx responses: (\d+)") + num(r"bad=(\d+)")
+    return {"requests": requests, "failed": failed, "rps": requests / max(elapsed, 0.001),
+            "p50": num(r"p50us=(\d+)") / 1000, "p99": num(r"p99us=(\d+)") / 1000,
+            "output": out}
+
+
+def steady(port, seconds):
+    """wrk for `seconds` with nothing deployed: the steady state."""
+    load = Wrk(port)
+    time.sleep(seconds)
+    return load.finish()
+
+
 def under_load(port, cmd, host="127.0.0.1"):
     """Runs the deploy command inside the loop's window: started 0.5 s before, stopped
-    2 s after the command returns (while the old container stops)."""
+    2 s after the command returns (while the old container stops). wrk runs beside the
+    loop over the same window."""
     load = Load(port, host)
     load.start()
+    keepalive = Wrk(port, host)
     time.sleep(0.5)
     res = subprocess.run(cmd, capture_output=True, text=True)
     time.sleep(2)
     report = load.finish()
+    report["wrk"] = keepalive.finish()
     report["exit"] = res.returncode
     report["stderr"] = res.stderr
     return report
@@ -603,6 +668,9 @@ def drops(proj, plain):
 
     cases = DROP_CASES[:1] if SMOKE else DROP_CASES
     results = {key: {"stackgen": [], "compose": []} for key, _, _ in cases}
+    seconds = 3 if SMOKE else 15
+    results["steady"] = {"stackgen": [steady(port_of(url), seconds)],
+                         "compose": [steady(port_of(url2), seconds)]}
     for i in range(1 if SMOKE else 3):
         for key, label, _ in cases:
             undo = change(proj, key, i)
@@ -612,7 +680,8 @@ def drops(proj, plain):
             results[key]["stackgen"].append(r)
             print(f"drops: stackgen, {label}, run {i + 1}: exit {r['exit']}, "
                   f"{r['failed']}/{r['requests']} failed, outage {r['outage']:.2f} s, "
-                  f"errors {r['errors']}", file=sys.stderr)
+                  f"errors {r['errors']}; wrk {r['wrk']['failed']}/{r['wrk']['requests']}"
+                  f" failed", file=sys.stderr)
             if key == "route":
                 continue  # no proxy, no route: nothing for compose to change
             undo = change(proj2, key, i)
@@ -631,6 +700,10 @@ def drops(proj, plain):
 def drops_unexpected(results):
     """stackgen exit codes that are not the expected ones (the harness then exits 1)."""
     bad = []
+    for key, label, _ in DROP_CASES:
+        for r in results.get(key, {}).get("stackgen", []):
+            if "wrk" in r and "requests in" not in r["wrk"]["output"]:
+                bad.append(f"{label}: wrk did not report: {r['wrk']['output']}")
     for key, label, want in DROP_CASES:
         for r in results.get(key, {}).get("stackgen", []):
             if r["exit"] != want:
@@ -683,7 +756,8 @@ def render_drops(results):
         if key in results:
             cells = summarize(results[key]["stackgen"]) + summarize(results[key]["compose"])
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    sg_failed = sum(r["failed"] for v in results.values() for r in v["stackgen"])
+    sg_failed = sum(r["failed"] for k, v in results.items() if k != "steady"
+                    for r in v["stackgen"])
     lines += [
         "",
         "Plain compose recreates a changed container stop-first: the old container stops and "
@@ -700,7 +774,47 @@ def render_drops(results):
            f"stackgen dropped {sg_failed} requests in all (see the table)."),
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + render_keepalive(results))
+
+
+def render_keepalive(results):
+    """Section 6's second table: wrk's keep-alive load over the same windows."""
+    def cells(runs):
+        runs = [r["wrk"] if "wrk" in r else r for r in runs]
+        if not runs:
+            return ["n/a (no proxy)", "n/a"]
+        failed = sum(r["failed"] for r in runs)
+        total = sum(r["requests"] for r in runs)
+        p99 = statistics.median(r["p99"] for r in runs)
+        return [f"{failed} / {total}", f"{p99:.1f} ms"]
+    edge, direct = results["steady"]["stackgen"][0], results["steady"]["compose"][0]
+    lines = [
+        f"Over the same windows, `wrk` (it never retries) with {WRK_CONNECTIONS} keep-alive "
+        "connections on 2 threads, as fast as this machine goes, every body checked; a "
+        "request fails on any socket error, a non-2xx answer or another body. p99: the "
+        "median over the runs of each run's 99th percentile latency. Steady state: 15 s "
+        "with no deploy, through the edge (stackgen's column) and to `hello` publishing "
+        "its port itself (compose's column).",
+        "",
+        "| case | stackgen: failed / requests | p99 | plain compose: failed / requests | p99 |",
+        "|---|---|---|---|---|",
+        "| steady state, no deploy | " + " | ".join(cells([edge]) + cells([direct])) + " |",
+    ]
+    for key, label, _ in DROP_CASES:
+        if key in results:
+            lines.append(f"| {label} | " + " | ".join(
+                cells(results[key]["stackgen"]) + cells(results[key]["compose"])) + " |")
+    lines += [
+        "",
+        f"The edge against the app reached directly, steady state: {edge['rps']:.0f} against "
+        f"{direct['rps']:.0f} requests/s ({edge['rps'] / max(direct['rps'], 1):.2f}×), "
+        f"p50 {edge['p50']:.1f} against {direct['p50']:.1f} ms, p99 {edge['p99']:.1f} against "
+        f"{direct['p99']:.1f} ms. (`hello` runs gunicorn with two sync workers, which close "
+        "each connection after its answer: the edge keeps the clients' connections alive "
+        "and opens one to the app per request.)",
+        "",
+    ]
+    return lines
 
 
 def parse_time(stamp):

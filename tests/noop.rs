@@ -129,8 +129,11 @@ fn image_id(reference: &str) -> String {
 /// One command to the edge's runtime API (HAProxy's line protocol); its answer.
 fn edge_command(admin: &Path, command: &str) -> String {
     use std::io::{Read, Write};
-    let mut stream = std::os::unix::net::UnixStream::connect(admin).expect("the edge's admin socket");
-    stream.write_all(format!("{command}\n").as_bytes()).expect("write");
+    let mut stream =
+        std::os::unix::net::UnixStream::connect(admin).expect("the edge's admin socket");
+    stream
+        .write_all(format!("{command}\n").as_bytes())
+        .expect("write");
     let mut answer = String::new();
     stream.read_to_string(&mut answer).expect("read");
     answer
@@ -247,6 +250,9 @@ fn a_no_op_up_starts_no_process_and_every_drift_takes_the_full_path_and_converge
     assert_eq!(said.trim(), "", "the edge took the command");
     assert_eq!(http("GET", &hello).0, 503);
     let calls = assert_converges(&shim, &stack, "edge server in maintenance");
-    assert!(calls.iter().all(|c| !c.starts_with("build ")), "nothing built: {calls:?}");
+    assert!(
+        calls.iter().all(|c| !c.starts_with("build ")),
+        "nothing built: {calls:?}"
+    );
     assert_eq!(http("GET", &hello), (200, "Hello, world!".to_string()));
 }

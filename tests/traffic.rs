@@ -83,7 +83,10 @@ fn assert_no_failed_request(case: &str, seen: &Seen) {
 fn assert_untouched(case: &str, what: &str, report: &StreamReport, container: &str) {
     assert_eq!(report.ended, None, "{case}: the {what} was cut: {report:?}");
     assert_eq!(report.containers, [container], "{case}: the {what}");
-    assert!(report.received > 20, "{case}: the {what} kept flowing: {report:?}");
+    assert!(
+        report.received > 20,
+        "{case}: the {what} kept flowing: {report:?}"
+    );
 }
 
 fn container_of(url: &str) -> String {
@@ -111,13 +114,18 @@ fn every_kind_of_deploy_drops_no_request_and_cuts_no_stream_it_should_keep() {
     let url = urls["traffic"].clone();
     assert_eq!(url, format!("http://127.0.0.1:{shared}/"));
     let hello = urls["hello"].clone();
-    let case = Case { stack: &stack, url: url.clone() };
+    let case = Case {
+        stack: &stack,
+        url: url.clone(),
+    };
     let first = container_of(&url);
 
     // 1. A good deploy of the app under load, with its own streams open: not one request
     //    fails; the old container keeps its WebSocket and stream until the drain timeout
     //    (6 s), then its stop closes them cleanly, and `up` says how many.
-    stack.project.edit_stack(|t| t.replace("RELEASE = \"1\"", "RELEASE = \"2\""));
+    stack
+        .project
+        .edit_stack(|t| t.replace("RELEASE = \"1\"", "RELEASE = \"2\""));
     let seen = case.up_under_load(&url, 16);
     assert_exit(&seen.out, 0);
     assert_no_failed_request("good deploy", &seen);
@@ -128,28 +136,49 @@ fn every_kind_of_deploy_drops_no_request_and_cuts_no_stream_it_should_keep() {
     );
     // A clean end: a close frame (1000 normal or 1001 going away), the stream's last event.
     for (what, report, ends) in [
-        ("WebSocket", &seen.websocket, &["closed by the server: 1000", "closed by the server: 1001"][..]),
-        ("SSE stream", &seen.events, &["ended by the server (event: end)"][..]),
+        (
+            "WebSocket",
+            &seen.websocket,
+            &["closed by the server: 1000", "closed by the server: 1001"][..],
+        ),
+        (
+            "SSE stream",
+            &seen.events,
+            &["ended by the server (event: end)"][..],
+        ),
     ] {
-        assert_eq!(report.containers, [first.as_str()], "the old {what} stayed on the old container");
+        assert_eq!(
+            report.containers,
+            [first.as_str()],
+            "the old {what} stayed on the old container"
+        );
         assert!(
             report.ended.as_deref().is_some_and(|e| ends.contains(&e)),
             "the {what} ended cleanly: {report:?}"
         );
         let after = report.ended_after.expect("when");
-        assert!(after > Duration::from_secs(6), "not cut at the switch: {what} {after:?}");
+        assert!(
+            after > Duration::from_secs(6),
+            "not cut at the switch: {what} {after:?}"
+        );
     }
     let second = container_of(&url);
     assert_ne!(second, first, "new connections go to the new container");
 
     // 2. A deploy of another app (hello): the traffic app's streams never notice.
-    stack
-        .project
-        .write("apps/hello/app.py", &(stack.project.read("apps/hello/app.py") + "\n# 2\n"));
+    stack.project.write(
+        "apps/hello/app.py",
+        &(stack.project.read("apps/hello/app.py") + "\n# 2\n"),
+    );
     let seen = case.up_under_load(&url, 14);
     assert_exit(&seen.out, 0);
     assert_no_failed_request("deploy of another app", &seen);
-    assert_untouched("deploy of another app", "WebSocket", &seen.websocket, &second);
+    assert_untouched(
+        "deploy of another app",
+        "WebSocket",
+        &seen.websocket,
+        &second,
+    );
     assert_untouched("deploy of another app", "SSE stream", &seen.events, &second);
     assert_eq!(http("GET", &hello), (200, "Hello, world!".to_string()));
 
@@ -177,9 +206,16 @@ fn every_kind_of_deploy_drops_no_request_and_cuts_no_stream_it_should_keep() {
 
     // 5. A route change (greeter answers only its host name now): a seamless reload.
     stack.project.edit_stack(|t| {
-        t.replacen("publish = 0\ndepends_on", "publish = 0\nhosts = [\"greeter.test\"]\ndepends_on", 1)
+        t.replacen(
+            "publish = 0\ndepends_on",
+            "publish = 0\nhosts = [\"greeter.test\"]\ndepends_on",
+            1,
+        )
     });
-    assert!(stack.project.read("stack.toml").contains("greeter.test"), "the edit took");
+    assert!(
+        stack.project.read("stack.toml").contains("greeter.test"),
+        "the edit took"
+    );
     let seen = case.up_under_load(&url, 10);
     assert_exit(&seen.out, 0);
     assert_no_failed_request("route change", &seen);
@@ -198,12 +234,27 @@ fn every_kind_of_deploy_drops_no_request_and_cuts_no_stream_it_should_keep() {
     assert_untouched("app added", "WebSocket", &seen.websocket, &third);
     assert_untouched("app added", "SSE stream", &seen.events, &third);
     let addr = format!("127.0.0.1:{shared}");
-    assert_eq!(http_with_host(&addr, "extra.test"), (200, "Hello, world!".to_string()));
+    assert_eq!(
+        http_with_host(&addr, "extra.test"),
+        (200, "Hello, world!".to_string())
+    );
     // HAProxy itself finds the file it runs (shared ports, host names, a 404) valid.
     let edge = &stack.container_ids()["edge"];
-    let checked = docker(&["exec", edge, "haproxy", "-c", "-f", "/etc/stackgen-edge/haproxy.cfg"]);
+    let checked = docker(&[
+        "exec",
+        edge,
+        "haproxy",
+        "-c",
+        "-f",
+        "/etc/stackgen-edge/haproxy.cfg",
+    ]);
     assert!(checked.contains("Configuration file is valid"), "{checked}");
-    assert!(stack.project.read("generated/edge.cfg").contains("backend no-route"));
+    assert!(
+        stack
+            .project
+            .read("generated/edge.cfg")
+            .contains("backend no-route")
+    );
     stack.project.edit_stack(|t| t.replace(&extra, ""));
     let seen = case.up_under_load(&url, 10);
     assert_exit(&seen.out, 0);

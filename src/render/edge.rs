@@ -166,7 +166,9 @@ pub fn config(stack: &Stack) -> String {
     if routes_need_404(&routes) {
         line("");
         line("backend no-route");
-        line("    http-request return status 404 content-type \"text/plain; charset=utf-8\" string \"no route for this host name\"");
+        line(
+            "    http-request return status 404 content-type \"text/plain; charset=utf-8\" string \"no route for this host name\"",
+        );
     }
     let digest = crate::hash::hex(&Sha256::digest(body.as_bytes()));
     format!(
@@ -178,9 +180,12 @@ pub fn config(stack: &Stack) -> String {
 
 fn routes_need_404(routes: &[Route]) -> bool {
     let ports: std::collections::BTreeSet<u16> = routes.iter().map(|r| r.listen).collect();
-    ports
-        .iter()
-        .any(|p| routes.iter().filter(|r| r.listen == *p).all(|r| !r.hosts.is_empty()))
+    ports.iter().any(|p| {
+        routes
+            .iter()
+            .filter(|r| r.listen == *p)
+            .all(|r| !r.hosts.is_empty())
+    })
 }
 
 /// What every edge config holds, after the fingerprint: the process, the admin sockets,
@@ -267,8 +272,13 @@ mod tests {
             ]
         );
         assert!(!text.contains("frontend port-8082"));
-        assert!(text.contains("backend app-greeter\n    server greeter greeter:8000 resolvers engine"));
-        assert!(!text.contains("no-route"), "a port with a default needs no 404");
+        assert!(
+            text.contains("backend app-greeter\n    server greeter greeter:8000 resolvers engine")
+        );
+        assert!(
+            !text.contains("no-route"),
+            "a port with a default needs no 404"
+        );
         stack.services.get_mut("hello").unwrap().hosts = vec!["hello.test".into()];
         let text = config(&stack);
         assert!(text.contains("    default_backend no-route\n"));

@@ -57,9 +57,14 @@ impl Wrk {
     /// `connections` keep-alive connections on 2 threads against `url` for `seconds`,
     /// unthrottled: as fast as this machine goes.
     pub fn start(url: &str, connections: u32, seconds: u32) -> Wrk {
-        assert!(url.starts_with("http://127.0.0.1:"), "load goes to loopback only: {url}");
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "load goes to loopback only: {url}"
+        );
         let mut script = tempfile::NamedTempFile::new().expect("a script file");
-        script.write_all(SCRIPT.as_bytes()).expect("write the script");
+        script
+            .write_all(SCRIPT.as_bytes())
+            .expect("write the script");
         let child = Command::new("wrk")
             .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s")])
             .args(["--timeout", "5s", "-s"])
@@ -79,7 +84,11 @@ impl Wrk {
     pub fn finish(self) -> WrkReport {
         let out = self.child.wait_with_output().expect("wait for wrk");
         let text = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(out.status.success(), "wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "wrk failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         parse(&text)
     }
 }
@@ -192,7 +201,8 @@ fn websocket(url: &str, stop: &AtomicBool) -> StreamReport {
     let mut report = StreamReport::default();
     let started = Instant::now();
     let tcp = TcpStream::connect(address(&url.replacen("ws://", "http://", 1))).expect("connect");
-    tcp.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    tcp.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     let (mut ws, _) = tungstenite::client(url, tcp).expect("a WebSocket handshake");
     let end = |report: &mut StreamReport, why: String| {
         report.ended = Some(why);
@@ -237,9 +247,13 @@ fn events(addr: &str, stop: &AtomicBool) -> StreamReport {
     let mut report = StreamReport::default();
     let started = Instant::now();
     let mut tcp = TcpStream::connect(addr).expect("connect");
-    tcp.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-    write!(tcp, "GET /sse HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n")
-        .expect("send the request");
+    tcp.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    write!(
+        tcp,
+        "GET /sse HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .expect("send the request");
     let mut lines = BufReader::new(tcp);
     let mut line = String::new();
     let mut last_event = String::new();

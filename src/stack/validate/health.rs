@@ -90,8 +90,11 @@ pub(super) fn drain_timeout(
     let secs = value.unwrap_or(30);
     if secs > MAX_DRAIN_SECS {
         problems.push(
-            Problem::new(svc.key("drain_timeout"), format!("{secs} seconds is over an hour"))
-                .hint("give old containers at most 3600 seconds to finish what they serve"),
+            Problem::new(
+                svc.key("drain_timeout"),
+                format!("{secs} seconds is over an hour"),
+            )
+            .hint("give old containers at most 3600 seconds to finish what they serve"),
         );
     }
     std::time::Duration::from_secs(u64::from(secs.min(MAX_DRAIN_SECS)))

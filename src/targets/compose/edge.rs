@@ -99,7 +99,14 @@ impl EdgeProxy {
     fn act(&self, command: &str) -> Result<String> {
         let answer = self.exchange(ADMIN_SOCKET, command)?;
         let said = answer.trim();
-        let refused = ["Unknown", "No such", "Require", "cannot", "failed", "not found"];
+        let refused = [
+            "Unknown",
+            "No such",
+            "Require",
+            "cannot",
+            "failed",
+            "not found",
+        ];
         if refused.iter().any(|r| said.contains(r)) && !said.ends_with("registered.") {
             bail!("the edge refused `{command}`: {said}");
         }

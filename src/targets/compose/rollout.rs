@@ -139,9 +139,15 @@ impl StartFirst<'_> {
         new: &Container,
     ) -> Result<Vec<String>, Error> {
         let address = self.addresses(std::slice::from_ref(new));
-        let address = address
-            .first()
-            .ok_or_else(|| Error::runtime(format!("the new `{}` has no address on the edge's network", svc.name), None))?;
+        let address = address.first().ok_or_else(|| {
+            Error::runtime(
+                format!(
+                    "the new `{}` has no address on the edge's network",
+                    svc.name
+                ),
+                None,
+            )
+        })?;
         let name = format!("{}-{}", svc.name, &new.id[..new.id.len().min(12)]);
         let drained = edge.switch(&svc.name, &name, address)?;
         let started = Instant::now();
@@ -246,12 +252,7 @@ impl StartFirst<'_> {
 
     /// A new container that will not do: its logs shown, it removed. The old containers
     /// and the edge were never touched.
-    fn abandon(
-        &self,
-        svc: &Service,
-        new: Option<&Container>,
-        why: String,
-    ) -> Error {
+    fn abandon(&self, svc: &Service, new: Option<&Container>, why: String) -> Error {
         progress::warn(format_args!(
             "\nservice `{}`: the new container is not ready: {why}",
             svc.name
