@@ -87,7 +87,7 @@ base:
 tools:
     scripts/ensure-tools.sh deploy
 
-# What the tests need besides: hadolint and compose-lint in .venv/, hyperfine.
+# What the tests need besides: hadolint and compose-lint in .venv/, hyperfine, wrk.
 test-tools:
     scripts/ensure-tools.sh test
 

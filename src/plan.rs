@@ -73,7 +73,7 @@ pub enum Action {
     Recreate,
     /// Same config, but the container is not running: `up` starts it.
     Start,
-    /// The edge itself is unchanged, its routes are not: a graceful reload.
+    /// The edge itself is unchanged, its routes are not: a seamless reload.
     Reload,
     /// Running, no longer declared.
     Remove,

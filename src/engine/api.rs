@@ -6,8 +6,8 @@
 //! Deliberately small: HTTP/1.0 requests (the engine then answers without chunking and
 //! closes the connection, so a response is "read to the end"), one connection per
 //! request, JSON in and out. No async runtime and no client crate: bollard would bring
-//! tokio and hyper for the same four endpoints. The same transport reaches the edge's
-//! admin API, which also listens on a Unix socket. Where the CLI would talk to another
+//! tokio and hyper for the same four endpoints. (The edge's runtime API is a line
+//! protocol on a Unix socket of its own: `targets/compose/edge.rs`.) Where the CLI would talk to another
 //! engine (`DOCKER_HOST` not a local socket, a non-default context), [`Api::local`]
 //! answers `None` and the callers run the `docker` CLI as before.
 
@@ -105,8 +105,8 @@ impl Api {
 }
 
 /// One HTTP/1.0 request over the Unix socket at `socket`, on a new connection: the
-/// status and the whole body. Also how stackgen talks to the edge's admin API.
-pub fn unix_request(
+/// status and the whole body.
+fn unix_request(
     socket: &Path,
     method: &str,
     path: &str,
