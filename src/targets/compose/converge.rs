@@ -150,10 +150,10 @@ impl Passes<'_> {
                 let now = docker::containers(&stack.name)?;
                 edge.misrouted(stack, &now)
             } else {
-                Some("its routes changed".to_string())
+                Some("the edge's routes changed".to_string())
             };
             if let Some(why) = why {
-                progress::note(format_args!("edge: {why}; a seamless reload"));
+                progress::note(format_args!("{why}: reloading the edge (seamless)"));
                 edge.reload(config)?;
             }
         }

@@ -148,6 +148,11 @@ impl StartFirst<'_> {
                 None,
             )
         })?;
+        // An app routed only from this deploy on has no backend on the running edge yet:
+        // nothing to switch; the reload at the end of the deploy brings its route.
+        if edge.servers_of(&svc.name)?.is_empty() {
+            return Ok(Vec::new());
+        }
         let name = format!("{}-{}", svc.name, &new.id[..new.id.len().min(12)]);
         let drained = edge.switch(&svc.name, &name, address)?;
         let started = Instant::now();
