@@ -49,12 +49,20 @@ pub struct Route<'a> {
     /// The host port (0: ephemeral).
     pub published: u16,
     pub hosts: &'a [String],
+    /// HTTPS: the host port, where the plain one redirects.
+    pub tls: Option<u16>,
 }
 
 /// Every routed app, by listen port, host-named routes before the port's fallback.
 pub fn routes(stack: &Stack) -> Vec<Route<'_>> {
     let fixed: Vec<u16> = routed(stack)
-        .filter_map(|s| s.publish.filter(|p| *p != 0))
+        .flat_map(|s| {
+            [
+                s.publish.filter(|p| *p != 0),
+                s.tls.as_ref().map(|t| t.publish),
+            ]
+        })
+        .flatten()
         .map(listen_port)
         .collect();
     let mut next_ephemeral = EPHEMERAL_BASE;
@@ -76,6 +84,7 @@ pub fn routes(stack: &Stack) -> Vec<Route<'_>> {
                 listen,
                 published,
                 hosts: &svc.hosts,
+                tls: svc.tls.as_ref().map(|t| t.publish),
             }
         })
         .collect();
@@ -83,14 +92,24 @@ pub fn routes(stack: &Stack) -> Vec<Route<'_>> {
     out
 }
 
-/// Each distinct `(listen, published)` port of the edge.
+/// Each distinct `(listen, published)` port of the edge, plain HTTP and HTTPS.
 pub fn listeners(stack: &Stack) -> Vec<(u16, u16)> {
-    let mut out: Vec<(u16, u16)> = routes(stack)
-        .iter()
-        .map(|r| (r.listen, r.published))
-        .collect();
+    let routes = routes(stack);
+    let mut out: Vec<(u16, u16)> = routes.iter().map(|r| (r.listen, r.published)).collect();
+    out.extend(
+        routes
+            .iter()
+            .filter_map(|r| r.tls)
+            .map(|t| (listen_port(t), t)),
+    );
+    out.sort_unstable();
     out.dedup();
     out
+}
+
+/// Where the edge finds an app's certificate and key (one PEM file), in its container.
+pub fn cert_path(service: &str) -> String {
+    format!("{CONFIG_DIR}/certs/{service}.pem")
 }
 
 /// Ephemeral host ports get listen ports from here up, skipping fixed ones.
@@ -98,7 +117,7 @@ const EPHEMERAL_BASE: u16 = 30000;
 
 /// The edge listens on the host port's own number inside its container, so the config
 /// reads like stack.toml; a privileged one is moved up, as the edge runs unprivileged.
-fn listen_port(published: u16) -> u16 {
+pub fn listen_port(published: u16) -> u16 {
     if published < 1024 {
         10000 + published
     } else {
@@ -126,50 +145,58 @@ pub fn fingerprint(config: &str) -> Option<&str> {
 /// The config text, as `generated/edge.cfg` holds it.
 pub fn config(stack: &Stack) -> String {
     let routes = routes(stack);
-    let mut body = String::new();
-    let mut line = |l: &str| {
-        body.push_str(l);
-        body.push('\n');
-    };
-    for l in GLOBAL {
-        line(l);
-    }
-    for (listen, _) in listeners(stack) {
+    let mut body: Vec<String> = GLOBAL.iter().map(|l| (*l).to_string()).collect();
+    let mut plain: Vec<u16> = routes.iter().map(|r| r.listen).collect();
+    plain.dedup();
+    let mut needs_404 = false;
+    for listen in plain {
         let on_port: Vec<&Route> = routes.iter().filter(|r| r.listen == listen).collect();
-        line("");
-        line(&format!("frontend port-{listen}"));
-        line(&format!("    bind :{listen}"));
+        body.push(String::new());
+        body.push(format!("frontend port-{listen}"));
+        body.push(format!("    bind :{listen}"));
+        if on_port
+            .iter()
+            .any(|r| !r.hosts.is_empty() || r.tls.is_some())
+        {
+            body.push(HOST_VAR.into());
+        }
+        body.extend(redirects(&on_port));
+        needs_404 |= dispatch(&on_port, &mut body);
+    }
+    let mut secure: Vec<u16> = routes.iter().filter_map(|r| r.tls).collect();
+    secure.sort_unstable();
+    secure.dedup();
+    for port in secure {
+        let on_port: Vec<&Route> = routes.iter().filter(|r| r.tls == Some(port)).collect();
+        let certs: Vec<String> = on_port
+            .iter()
+            .map(|r| format!("crt {}", cert_path(r.service)))
+            .collect();
+        let listen = listen_port(port);
+        body.push(String::new());
+        body.push(format!("frontend tls-{listen}"));
+        body.push(format!("    bind :{listen} ssl {}", certs.join(" ")));
+        body.push("    http-request set-header X-Forwarded-Proto https".into());
         if on_port.iter().any(|r| !r.hosts.is_empty()) {
-            // The host name without its port; hosts in stack.toml are lowercase.
-            line("    http-request set-var(txn.host) req.hdr(host),field(1,:),lower");
+            body.push(HOST_VAR.into());
         }
-        for r in on_port.iter().filter(|r| !r.hosts.is_empty()) {
-            line(&format!(
-                "    use_backend {} if {{ var(txn.host) -m str {} }}",
-                backend(r.service),
-                r.hosts.join(" ")
-            ));
-        }
-        match on_port.iter().find(|r| r.hosts.is_empty()) {
-            Some(r) => line(&format!("    default_backend {}", backend(r.service))),
-            None => line("    default_backend no-route"),
-        }
+        needs_404 |= dispatch(&on_port, &mut body);
     }
     for r in &routes {
-        line("");
-        line(&format!("backend {}", backend(r.service)));
-        line(&format!(
+        body.push(String::new());
+        body.push(format!("backend {}", backend(r.service)));
+        body.push(format!(
             "    server {0} {0}:{1} resolvers engine init-addr libc,none resolve-prefer ipv4",
             r.service, r.port
         ));
     }
-    if routes_need_404(&routes) {
-        line("");
-        line("backend no-route");
-        line(
-            "    http-request return status 404 content-type \"text/plain; charset=utf-8\" string \"no route for this host name\"",
-        );
+    if needs_404 {
+        body.push(String::new());
+        body.push("backend no-route".into());
+        body.push("    http-request return status 404 content-type \"text/plain; charset=utf-8\" string \"no route for this host name\"".into());
     }
+    let mut body = body.join("\n");
+    body.push('\n');
     let digest = crate::hash::hex(&Sha256::digest(body.as_bytes()));
     format!(
         "# generated/edge.cfg: the edge's routes (HAProxy 2.6), rendered from stack.toml by\n\
@@ -178,14 +205,58 @@ pub fn config(stack: &Stack) -> String {
     )
 }
 
-fn routes_need_404(routes: &[Route]) -> bool {
-    let ports: std::collections::BTreeSet<u16> = routes.iter().map(|r| r.listen).collect();
-    ports.iter().any(|p| {
-        routes
-            .iter()
-            .filter(|r| r.listen == *p)
-            .all(|r| !r.hosts.is_empty())
-    })
+/// The request's host name without its port, for host routes and redirects; hosts in
+/// stack.toml are lowercase.
+const HOST_VAR: &str = "    http-request set-var(txn.host) req.hdr(host),field(1,:),lower";
+
+/// Plain HTTP on a port, for the routes on it that have HTTPS: a 308 to the same host
+/// and path on the HTTPS port.
+fn redirects(on_port: &[&Route]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in on_port {
+        let Some(port) = r.tls else { continue };
+        let to = format!("https://%[var(txn.host)]:{port}%[capture.req.uri]");
+        let when = if r.hosts.is_empty() {
+            let others: Vec<&str> = on_port
+                .iter()
+                .flat_map(|o| o.hosts.iter())
+                .map(String::as_str)
+                .collect();
+            if others.is_empty() {
+                String::new()
+            } else {
+                format!(" unless {{ var(txn.host) -m str {} }}", others.join(" "))
+            }
+        } else {
+            format!(" if {{ var(txn.host) -m str {} }}", r.hosts.join(" "))
+        };
+        out.push(format!(
+            "    http-request redirect location {to} code 308{when}"
+        ));
+    }
+    out
+}
+
+/// The routes of one frontend: by host name first, then the port's default. Returns
+/// whether the default is the 404 backend.
+fn dispatch(on_port: &[&Route], body: &mut Vec<String>) -> bool {
+    for r in on_port.iter().filter(|r| !r.hosts.is_empty()) {
+        body.push(format!(
+            "    use_backend {} if {{ var(txn.host) -m str {} }}",
+            backend(r.service),
+            r.hosts.join(" ")
+        ));
+    }
+    match on_port.iter().find(|r| r.hosts.is_empty()) {
+        Some(r) => {
+            body.push(format!("    default_backend {}", backend(r.service)));
+            false
+        }
+        None => {
+            body.push("    default_backend no-route".into());
+            true
+        }
+    }
 }
 
 /// What every edge config holds, after the fingerprint: the process, the admin sockets,
@@ -283,5 +354,25 @@ mod tests {
         let text = config(&stack);
         assert!(text.contains("    default_backend no-route\n"));
         assert!(text.contains("backend no-route\n"));
+    }
+
+    #[test]
+    fn https_gets_its_own_frontend_and_plain_http_on_the_route_redirects() {
+        let mut stack = shipped();
+        let greeter = stack.services.get_mut("greeter").unwrap();
+        greeter.publish = Some(8081);
+        greeter.hosts = vec!["greeter.test".into()];
+        stack.services.get_mut("hello").unwrap().tls = Some(crate::stack::Tls {
+            publish: 8443,
+            files: None,
+        });
+        let text = config(&stack);
+        assert!(text.contains(
+            "    http-request redirect location https://%[var(txn.host)]:8443%[capture.req.uri] code 308 unless { var(txn.host) -m str greeter.test }\n"
+        ), "{text}");
+        assert!(text.contains(
+            "frontend tls-8443\n    bind :8443 ssl crt /etc/stackgen-edge/certs/hello.pem\n    http-request set-header X-Forwarded-Proto https\n    default_backend app-hello\n"
+        ), "{text}");
+        assert_eq!(listeners(&stack), [(8081, 8081), (8443, 8443)]);
     }
 }

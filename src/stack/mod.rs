@@ -28,7 +28,7 @@ mod test_support;
 mod validate;
 
 pub use kind::{Kind, Role};
-pub use model::{Healthcheck, ImageSource, Security, Service, Stack, TargetConfig};
+pub use model::{Healthcheck, ImageSource, Security, Service, Stack, TargetConfig, Tls};
 pub use schema::schema_json;
 pub use syntax::closest;
 pub use target::{TargetKind, TargetSpec};

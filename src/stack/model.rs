@@ -53,6 +53,8 @@ pub struct Service {
     pub data: Option<String>,
     pub healthcheck: Healthcheck,
     pub security: Security,
+    /// HTTPS at the edge for this app's route.
+    pub tls: Option<Tls>,
     /// How long an old container keeps its connections after a start-first switch.
     pub drain_timeout: std::time::Duration,
     /// Swarm: tasks to run (compose runs one).
@@ -61,6 +63,14 @@ pub struct Service {
     pub placement: Vec<String>,
     /// Whether another service depends on this one.
     pub depended_on: bool,
+}
+
+/// HTTPS at the edge for one app: its host port and where its certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    pub publish: u16,
+    /// Project-relative PEM files (certificate, key); `None`: stackgen's local CA.
+    pub files: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone)]

@@ -168,6 +168,9 @@ pub(super) struct RawService {
     #[serde(default)]
     #[schemars(extend("default" = {}))]
     pub(super) security: RawSecurity,
+    /// HTTPS at the edge for this app's route: on `publish` (a fixed host port), with
+    /// plain HTTP on the app's own `publish` redirected there.
+    pub(super) tls: Option<RawTls>,
     /// Seconds an old container keeps serving the connections it has (requests in
     /// flight, WebSockets, streams) after a start-first switch; then the edge closes
     /// what is left and `up` says how many.
@@ -195,6 +198,21 @@ pub(super) struct RawSecurity {
     pub(super) cap_add: Vec<String>,
     /// Replaces the kind's non-root user: `uid`, `uid:gid` or a user name.
     pub(super) user: Option<String>,
+}
+
+/// HTTPS at the edge: a certificate and key from files, or (without them) one issued by
+/// stackgen's local CA in `.stackgen/ca/`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Tls")]
+pub(super) struct RawTls {
+    /// The host port HTTPS listens on (on the edge); fixed, since the redirect names it.
+    #[schemars(range(min = 1))]
+    pub(super) publish: u16,
+    /// A PEM certificate (chain) file inside the project, kept out of `generated/`.
+    pub(super) cert: Option<String>,
+    /// Its PEM private key file inside the project.
+    pub(super) key: Option<String>,
 }
 
 /// The service's health check; the defaults are filled in by validation.
@@ -264,6 +282,7 @@ const SERVICE_KEYS: &[&str] = &[
     "data",
     "healthcheck",
     "security",
+    "tls",
     "drain_timeout",
     "replicas",
     "placement",
@@ -277,6 +296,7 @@ const HEALTHCHECK_KEYS: &[&str] = &[
     "start_period",
 ];
 const SECURITY_KEYS: &[&str] = &["read_only", "cap_add", "user"];
+const TLS_KEYS: &[&str] = &["publish", "cert", "key"];
 
 fn at_span(text: &str, span: &std::ops::Range<usize>) -> String {
     let (line, col) = line_col(text, span.start);
@@ -446,6 +466,7 @@ fn unknown_keys(text: &str, root: &DeTable<'_>) -> Vec<Problem> {
             for (sub, known) in [
                 ("healthcheck", HEALTHCHECK_KEYS),
                 ("security", SECURITY_KEYS),
+                ("tls", TLS_KEYS),
             ] {
                 if let Some(t) = svc.get(sub).and_then(|v| table(v.get_ref())) {
                     unknown_in(text, t, known, &format!("{path}.{sub}"), &mut out);

@@ -36,6 +36,12 @@ pub const EDGE_RUNTIME_DIR: &str = ".stackgen/edge";
 /// The folder the edge's admin API socket is in (mounted read-write into the edge; the
 /// folder is writable by the edge's user, so `.stackgen/` itself is kept private).
 pub const EDGE_ADMIN_DIR: &str = ".stackgen/edge-admin";
+/// The certificates the edge serves, one PEM (chain and key) per app with `tls`.
+pub const EDGE_CERTS_DIR: &str = ".stackgen/edge/certs";
+/// stackgen's local CA: its root certificate (for clients to trust), its key (0600), and
+/// the certificates it issued, each with the names it was issued for.
+pub const CA_DIR: &str = ".stackgen/ca";
+pub const CA_ROOT: &str = ".stackgen/ca/root.crt";
 /// [`EDGE_RUNTIME_DIR`]'s config file, from the project folder.
 pub const EDGE_RUNTIME_CONFIG: &str = ".stackgen/edge/haproxy.cfg";
 /// Inside the generations folder: the current generation's number.

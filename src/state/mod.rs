@@ -5,6 +5,7 @@
 
 pub mod atomic;
 pub mod backups;
+pub mod ca;
 pub mod generations;
 pub mod layout;
 pub mod lock;

@@ -58,7 +58,7 @@ impl Wrk {
     /// unthrottled: as fast as this machine goes.
     pub fn start(url: &str, connections: u32, seconds: u32) -> Wrk {
         assert!(
-            url.starts_with("http://127.0.0.1:"),
+            url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
             "load goes to loopback only: {url}"
         );
         let mut script = tempfile::NamedTempFile::new().expect("a script file");

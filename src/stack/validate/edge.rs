@@ -42,7 +42,7 @@ pub(super) fn check<'a>(
         if edge.data.is_some() {
             problems.push(
                 Problem::new(at.key("data"), "the edge holds no data")
-                    .hint("remove `data`: its config is rendered into generated/edge.json"),
+                    .hint("remove `data`: its config is rendered into generated/edge.cfg"),
             );
         }
     }

@@ -21,6 +21,7 @@ mod source;
 mod stack_table;
 mod swarm;
 mod target;
+mod tls;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -58,6 +59,7 @@ pub(super) fn validate(root: &Path, raw: RawStackFile) -> Result<Stack, Error> {
     let kinds = services.kinds.into_checked();
     let edge = edge::check(&checked, &kinds, &mut problems);
     ports::shared(&published, edge, &mut problems);
+    tls::ports(&checked, edge, &mut problems);
     dependencies::cycle(&raw.services, &mut problems);
 
     if !problems.is_empty() {
@@ -123,6 +125,7 @@ impl<'a> Services<'a> {
         let security = security::check(svc, &raw.security, problems);
         swarm::check(svc, raw.replicas, &raw.placement, problems);
         let drain_timeout = health::drain_timeout(svc, raw.drain_timeout, problems);
+        let tls = tls::check(self.root, svc, raw.tls.as_ref(), raw.publish, problems);
         lists::duplicates(svc, raw, problems);
         // Only now: every topic above is checked even when the source is wrong.
         let source = source?;
@@ -141,6 +144,7 @@ impl<'a> Services<'a> {
             data: raw.data.clone(),
             healthcheck,
             security,
+            tls,
             drain_timeout,
             replicas: raw.replicas.unwrap_or(1),
             placement: raw.placement.clone(),

@@ -21,6 +21,7 @@ use crate::stack::kind::Backup;
 use crate::stack::{Service, Stack};
 use crate::state::layout;
 use crate::targets::backup;
+use crate::targets::compose::certs;
 use crate::targets::compose::edge::{self, EdgeProxy};
 use crate::targets::compose::project::{config_hashes, project};
 use crate::targets::compose::rollout::StartFirst;
@@ -69,6 +70,13 @@ pub(super) fn converge(
     if let Some(config) = edge_config {
         edge::write_runtime(&stack.root, config)?;
     }
+    let certs = certs::write(stack)?;
+    if certs.new_ca {
+        progress::note(format_args!(
+            "made a local CA for HTTPS: clients trust `{}` (e.g. `curl --cacert {0} https://...`)",
+            layout::CA_ROOT
+        ));
+    }
     let plan = Passes {
         stack,
         project: &project,
@@ -76,7 +84,7 @@ pub(super) fn converge(
         hashes: &hashes,
         before: &before,
     };
-    let rolled = plan.roll_out(replace, edge_config);
+    let rolled = plan.roll_out(replace, edge_config, certs.changed);
     if let (Err(failure), Some(old)) = (&rolled, previous)
         && !failure.switched
         && let Err(e) = edge::write_runtime(&stack.root, &old)
@@ -111,6 +119,7 @@ impl Passes<'_> {
         &self,
         replace: Vec<Replacement>,
         edge_config: Option<&str>,
+        new_certs: bool,
     ) -> Result<usize, DeployFailure> {
         let stack = self.stack;
         let mut attempted: Vec<String> = Vec::new();
@@ -146,11 +155,13 @@ impl Passes<'_> {
         // same but a server points where no ready container is (set by hand, or left
         // by an interrupted switch): the reload puts back what the file says.
         if let (Some(edge), Some(config)) = (&edge, edge_config) {
-            let why = if edge.runs(config) {
+            let why = if !edge.runs(config) {
+                Some("the edge's routes changed".to_string())
+            } else if new_certs {
+                Some("a certificate changed".to_string())
+            } else {
                 let now = docker::containers(&stack.name)?;
                 edge.misrouted(stack, &now)
-            } else {
-                Some("the edge's routes changed".to_string())
             };
             if let Some(why) = why {
                 progress::note(format_args!("{why}: reloading the edge (seamless)"));

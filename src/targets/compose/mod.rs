@@ -14,6 +14,7 @@
 //! - [`data`]: the kinds' data scripts run in the stack's own containers;
 //! - [`project`]: the compose project of a file, and compose's config hashes of it.
 
+mod certs;
 mod converge;
 mod data;
 mod edge;

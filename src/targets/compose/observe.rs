@@ -14,6 +14,7 @@ use crate::render;
 use crate::stack::{Stack, TargetKind};
 use crate::state::generations;
 use crate::state::layout;
+use crate::targets::compose::certs;
 use crate::targets::compose::edge::EdgeProxy;
 use crate::targets::compose::noop;
 use crate::targets::compose::project::config_hashes;
@@ -64,7 +65,10 @@ pub(super) fn verdict(stack: &Stack, evaluated: &Evaluated) -> Result<Verdict> {
         .get(&TargetKind::Compose)
         .unwrap_or(&empty);
     let doubt = noop::check_running(&proof, doc, &running, images.as_ref());
-    if let Some(doubt) = doubt.or_else(|| edge_doubt(stack, evaluated, &running)) {
+    let doubt = doubt
+        .or_else(|| edge_doubt(stack, evaluated, &running))
+        .or_else(|| certs::doubt(stack));
+    if let Some(doubt) = doubt {
         return changed(doubt);
     }
     Ok(Verdict::Unchanged {
@@ -211,13 +215,17 @@ fn url(stack: &Stack, c: &Container, running: &[Container]) -> Option<String> {
     let route = render::edge::routes(stack)
         .into_iter()
         .find(|r| r.service == svc.name)?;
-    let addr = edge_container.ports.get(&route.listen)?;
+    let (scheme, listen) = match route.tls {
+        Some(port) => ("https", render::edge::listen_port(port)),
+        None => ("http", route.listen),
+    };
+    let addr = edge_container.ports.get(&listen)?;
     Some(match svc.hosts.first() {
         Some(host) => {
             let port = addr.rsplit(':').next().unwrap_or("");
-            format!("http://{host}:{port}/")
+            format!("{scheme}://{host}:{port}/")
         }
-        None => format!("http://{addr}/"),
+        None => format!("{scheme}://{addr}/"),
     })
 }
 
