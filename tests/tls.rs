@@ -73,6 +73,12 @@ fn https_from_the_local_ca_redirects_plain_http_and_a_new_certificate_drops_noth
         "up says which root to trust: {}",
         stderr(&out)
     );
+    let pem = stack.project.read(".stackgen/ca/root.crt");
+    assert!(
+        pem.starts_with("-----BEGIN CERTIFICATE-----") && stderr(&out).contains(pem.trim_end()),
+        "and prints it: {}",
+        stderr(&out)
+    );
 
     // A client that trusts only stackgen's root gets the answer; one that does not, not.
     assert_eq!(

@@ -72,9 +72,11 @@ pub(super) fn converge(
     }
     let certs = certs::write(stack)?;
     if certs.new_ca {
+        let pem = std::fs::read_to_string(stack.root.join(layout::CA_ROOT)).unwrap_or_default();
         progress::note(format_args!(
-            "made a local CA for HTTPS: clients trust `{}` (e.g. `curl --cacert {0} https://...`)",
-            layout::CA_ROOT
+            "made a local CA for HTTPS: clients trust `{}` (e.g. `curl --cacert {0} https://...`):\n{}",
+            layout::CA_ROOT,
+            pem.trim_end()
         ));
     }
     let plan = Passes {
