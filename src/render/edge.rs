@@ -295,6 +295,11 @@ const GLOBAL: &[&str] = &[
     "    hold valid 1s",
     "    hold nx 1s",
     "    hold obsolete 1s",
+    // The engine's DNS not answering (it can break under running containers: a swarm
+    // left on this engine does that) keeps each server's last address, for an hour.
+    "    hold timeout 1h",
+    "    hold refused 1h",
+    "    hold other 1h",
     "    accepted_payload_size 8192",
     "",
     "frontend health",

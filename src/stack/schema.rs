@@ -133,7 +133,8 @@ mod tests {
                 );
             }
         }
-        // The file, [stack], [target], a secret, a service, its security and healthcheck.
-        assert_eq!(tables, 7);
+        // The file, [stack], [target], a secret, a service, its security, healthcheck
+        // and tls.
+        assert_eq!(tables, 8);
     }
 }
