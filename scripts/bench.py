@@ -792,11 +792,13 @@ def render_keepalive(results):
         f"Over the same windows, `wrk` (it never retries) with {WRK_CONNECTIONS} keep-alive "
         "connections on 2 threads, as fast as this machine goes, every body checked; a "
         "request fails on any socket error, a non-2xx answer or another body. p99: the "
-        "median over the runs of each run's 99th percentile latency. Steady state: 15 s "
+        "median over the runs of each run's 99th percentile latency. wrk counts a refused "
+        "connection as a failure but not as a request, so a column's failures can exceed "
+        "its answered requests. Steady state: 15 s "
         "with no deploy, through the edge (stackgen's column) and to `hello` publishing "
         "its port itself (compose's column).",
         "",
-        "| case | stackgen: failed / requests | p99 | plain compose: failed / requests | p99 |",
+        "| case | stackgen: failed / answered | p99 | plain compose: failed / answered | p99 |",
         "|---|---|---|---|---|",
         "| steady state, no deploy | " + " | ".join(cells([edge]) + cells([direct])) + " |",
     ]
