@@ -14,18 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::traffic::Wrk;
+use common::traffic::{Wrk, free_port, write_app};
 use common::{E2eStack, assert_exit, stderr, stdout};
-
-const APP: &str = include_str!("fixtures/traffic/app.py");
-const DOCKERFILE: &str = include_str!("fixtures/traffic/Dockerfile");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// `curl` trusting only `ca` (no system store): (exit code, body or error).
 fn curl_trusting(ca: &std::path::Path, url: &str) -> (i32, String) {
@@ -54,8 +44,7 @@ fn curl_trusting(ca: &std::path::Path, url: &str) -> (i32, String) {
 fn https_from_the_local_ca_redirects_plain_http_and_a_new_certificate_drops_nothing() {
     let stack = E2eStack::new("tls");
     let (plain, secure) = (free_port(), free_port());
-    stack.project.write("traffic/app.py", APP);
-    stack.project.write("traffic/Dockerfile", DOCKERFILE);
+    write_app(&stack.project);
     let tls_local = format!("tls = {{ publish = {secure} }}");
     stack.project.edit_stack(|text| {
         text.to_string()

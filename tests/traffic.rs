@@ -11,21 +11,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::traffic::{Stream, StreamReport, Wrk, WrkReport};
+use common::traffic::{APP, Stream, StreamReport, Wrk, WrkReport, free_port, write_app};
 use common::{E2eStack, assert_exit, docker, http, http_with_host, stderr};
 
-const APP: &str = include_str!("fixtures/traffic/app.py");
-const DOCKERFILE: &str = include_str!("fixtures/traffic/Dockerfile");
 /// wrk's connections: many, kept alive.
 const CONNECTIONS: u32 = 64;
-
-/// A free loopback port, for the app that shares its port with another by host name.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 struct Case<'a> {
     stack: &'a E2eStack,
@@ -101,8 +91,7 @@ fn container_of(url: &str) -> String {
 fn every_kind_of_deploy_drops_no_request_and_cuts_no_stream_it_should_keep() {
     let stack = E2eStack::new("traffic");
     let shared = free_port();
-    stack.project.write("traffic/app.py", APP);
-    stack.project.write("traffic/Dockerfile", DOCKERFILE);
+    write_app(&stack.project);
     stack.project.edit_stack(|text| {
         text.replace("wait_timeout = 120", "wait_timeout = 25")
             + &format!(

@@ -30,8 +30,6 @@ pub const ADMIN_DIR: &str = "/run/stackgen-edge";
 pub const ADMIN_SOCKET: &str = "admin.sock";
 /// The master process's CLI socket (reloads), beside [`ADMIN_SOCKET`].
 pub const MASTER_SOCKET: &str = "master.sock";
-/// The config file's name in [`CONFIG_DIR`] and in `.stackgen/edge/`.
-pub const CONFIG_FILE: &str = "haproxy.cfg";
 /// Where the edge's own health check asks, inside its container only.
 pub const HEALTH_URL: &str = "http://127.0.0.1:8404/healthz";
 

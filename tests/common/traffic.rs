@@ -11,6 +11,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// The test-only app (tests/fixtures/traffic/) as the tests write it into a project.
+pub const APP: &str = include_str!("../fixtures/traffic/app.py");
+const DOCKERFILE: &str = include_str!("../fixtures/traffic/Dockerfile");
+
+/// Writes the test-only app into `project` as the build folder `traffic/`.
+pub fn write_app(project: &super::TestProject) {
+    project.write("traffic/app.py", APP);
+    project.write("traffic/Dockerfile", DOCKERFILE);
+}
+
+/// A free loopback port, for a fixed `publish` the test chooses.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 /// wrk's Lua: every fourth request a POST to /echo; each answer's body checked (GET:
 /// `Hello, world!`, POST: what was sent), the wrong ones counted across threads.
 const SCRIPT: &str = r#"
