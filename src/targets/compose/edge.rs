@@ -156,14 +156,12 @@ impl EdgeProxy {
         let Ok(servers) = self.servers() else {
             return Some("the edge's runtime API does not list its servers".into());
         };
-        let network = format!("{}_frontend", stack.name);
         for svc in stack.services.values().filter(|s| stack.routed(s)) {
             let backend = backend(&svc.name);
             let ready: Vec<String> = running
                 .iter()
                 .filter(|c| c.service == svc.name && c.is_ready())
-                .filter_map(|c| c.addresses.get(&network))
-                .map(|ip| format!("{ip}:{}", svc.port))
+                .filter_map(|c| address(stack, c))
                 .collect();
             let serving: Vec<&str> = servers
                 .iter()
@@ -204,6 +202,11 @@ impl EdgeProxy {
     pub fn switch(&self, service: &str, name: &str, address: &str) -> Result<Vec<String>> {
         let backend = backend(service);
         let before = self.servers_of(service)?;
+        // An app routed only from this deploy on has no backend on the running edge
+        // yet: nothing to switch; the deploy's reload brings its route.
+        if before.is_empty() {
+            return Ok(Vec::new());
+        }
         if !before.iter().any(|s| s.name == name) {
             self.act(&format!("add server {backend}/{name} {address}"))?;
         }
@@ -251,6 +254,14 @@ impl EdgeProxy {
         }
         Ok(())
     }
+}
+
+/// The `ip:port` the edge reaches `c` at: its address on the stack's frontend network
+/// and its service's port.
+pub fn address(stack: &Stack, c: &Container) -> Option<String> {
+    let port = stack.services.get(&c.service)?.port;
+    let ip = c.addresses.get(&format!("{}_frontend", stack.name))?;
+    Some(format!("{ip}:{port}"))
 }
 
 /// `show servers state` (names, addresses, admin states) joined with `show stat`

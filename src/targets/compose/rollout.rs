@@ -21,7 +21,7 @@ use crate::engine::docker::{self, Container, Health, Project, State};
 use crate::error::Error;
 use crate::progress;
 use crate::stack::{Service, Stack};
-use crate::targets::compose::edge::EdgeProxy;
+use crate::targets::compose::edge::{self, EdgeProxy};
 use crate::targets::compose::probe;
 
 /// How long the old container gets to finish after SIGTERM before it is killed.
@@ -112,23 +112,6 @@ impl StartFirst<'_> {
         Ok(new)
     }
 
-    /// Each container's `ip:port` on the network it shares with the edge.
-    fn addresses(&self, containers: &[Container]) -> Vec<String> {
-        let network = format!("{}_frontend", self.stack.name);
-        containers
-            .iter()
-            .filter_map(|c| c.addresses.get(&network))
-            .map(|ip| {
-                let port = self
-                    .stack
-                    .services
-                    .get(&containers[0].service)
-                    .map_or(0, |s| s.port);
-                format!("{ip}:{port}")
-            })
-            .collect()
-    }
-
     /// The edge sends `svc`'s new requests to `new` and drains the old servers; returns
     /// them once they serve nothing, or after the drain timeout, saying how many
     /// connections they still held (their container's stop closes them).
@@ -138,8 +121,7 @@ impl StartFirst<'_> {
         svc: &Service,
         new: &Container,
     ) -> Result<Vec<String>, Error> {
-        let address = self.addresses(std::slice::from_ref(new));
-        let address = address.first().ok_or_else(|| {
+        let address = edge::address(self.stack, new).ok_or_else(|| {
             Error::runtime(
                 format!(
                     "the new `{}` has no address on the edge's network",
@@ -148,13 +130,8 @@ impl StartFirst<'_> {
                 None,
             )
         })?;
-        // An app routed only from this deploy on has no backend on the running edge yet:
-        // nothing to switch; the reload at the end of the deploy brings its route.
-        if edge.servers_of(&svc.name)?.is_empty() {
-            return Ok(Vec::new());
-        }
         let name = format!("{}-{}", svc.name, &new.id[..new.id.len().min(12)]);
-        let drained = edge.switch(&svc.name, &name, address)?;
+        let drained = edge.switch(&svc.name, &name, &address)?;
         let started = Instant::now();
         let closed = edge.drain(&svc.name, &drained, svc.drain_timeout)?;
         if closed > 0 {
@@ -194,9 +171,8 @@ impl StartFirst<'_> {
                 return Err("its health check failed".into());
             }
             if !answered {
-                let addr = self.addresses(std::slice::from_ref(new));
-                answered = addr.first().is_some_and(|a| {
-                    probe::http_ok(a, &svc.healthcheck.path, Duration::from_secs(2)).is_ok()
+                answered = edge::address(self.stack, new).is_some_and(|a| {
+                    probe::http_ok(&a, &svc.healthcheck.path, Duration::from_secs(2)).is_ok()
                 });
             }
             if answered && (new.is_ready() || (probe_only && probe_http)) {
@@ -232,15 +208,12 @@ impl StartFirst<'_> {
                 return Err(format!("it {}", crashed(new)));
             }
             let answers = !probe_http
-                || self
-                    .addresses(std::slice::from_ref(new))
-                    .first()
-                    .is_some_and(|a| {
-                        match probe::http_ok(a, &svc.healthcheck.path, Duration::from_secs(2)) {
-                            Ok(()) => true,
-                            Err(why) => why.starts_with("answered"),
-                        }
-                    });
+                || edge::address(self.stack, new).is_some_and(|a| {
+                    match probe::http_ok(&a, &svc.healthcheck.path, Duration::from_secs(2)) {
+                        Ok(()) => true,
+                        Err(why) => why.starts_with("answered"),
+                    }
+                });
             if answers && new.is_running() {
                 return Ok(());
             }
