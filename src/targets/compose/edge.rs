@@ -115,11 +115,20 @@ impl EdgeProxy {
 
     /// The fingerprint of the config the edge runs (its node name).
     pub fn loaded(&self) -> Result<String> {
+        Ok(self.worker()?.0)
+    }
+
+    /// The worker answering the runtime API: its config's fingerprint and its pid.
+    fn worker(&self) -> Result<(String, String)> {
         let info = self.exchange(ADMIN_SOCKET, "show info")?;
-        info.lines()
-            .find_map(|l| l.strip_prefix("node: stackgen-"))
-            .map(|f| f.trim().to_string())
-            .context("the edge runs a config stackgen did not write")
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_string())
+        };
+        let node =
+            field("node: stackgen-").context("the edge runs a config stackgen did not write")?;
+        Ok((node, field("Pid:").unwrap_or_default()))
     }
 
     /// Whether the edge runs `config` (a config text this program rendered).
@@ -129,13 +138,19 @@ impl EdgeProxy {
     }
 
     /// Reloads the edge with the config file now on disk, `config`: a seamless reload,
-    /// waited for until the new worker answers with its fingerprint.
+    /// waited for until a new worker answers with its fingerprint (a reload of the same
+    /// config, which puts back what a runtime command changed, has the old fingerprint:
+    /// the worker's pid tells the new one).
     pub fn reload(&self, config: &str) -> Result<()> {
         let want = fingerprint(config).context("the edge's config has no fingerprint")?;
+        let old = self.worker().map(|(_, pid)| pid).unwrap_or_default();
         self.exchange(MASTER_SOCKET, "reload")?;
         let deadline = Instant::now() + RELOAD_TIMEOUT;
         loop {
-            if self.loaded().ok().as_deref() == Some(want) {
+            if let Ok((node, pid)) = self.worker()
+                && node == want
+                && pid != old
+            {
                 return Ok(());
             }
             if Instant::now() >= deadline {
