@@ -17,7 +17,10 @@ use crate::stack::TargetKind;
 /// changes, `status` is not in sync, `render --check` or `schema --check` found stale
 /// files, `check` found policy errors); 2 bad input (stack file, template, command
 /// line), nothing written, built or started; 3 a runtime failure (Docker, a build, a
-/// deploy, a backup or restore); 130 `logs` stopped by Ctrl-C without `--follow`.
+/// deploy, a backup or restore); 4 `status` found a service that does not serve its
+/// users (missing, unreachable, unhealthy, restarting); 130 stopped by Ctrl-C (`logs`
+/// without `--follow`; any other command the signal stops, `up` and `restore`
+/// included).
 #[derive(Debug, Parser)]
 #[command(name = "stackgen", version)]
 pub struct Cli {
@@ -81,6 +84,14 @@ pub enum Command {
     /// Render, check, build the images whose tag is missing, and deploy with `up --wait`;
     /// when what runs is provably the current generation, do nothing, in milliseconds.
     Up(UpArgs),
+    /// Heal what does not serve its users, and nothing else: for a cron job.
+    ///
+    /// When every service serves (`status`'s probes), says so and exits 0. Else deploys
+    /// the current generation again, never a change waiting in stack.toml: a service
+    /// that runs its config but is unhealthy, unreachable or paused is replaced
+    /// start-first (or, the database and the edge, recreated after a backup); one that
+    /// stopped is started.
+    Heal(LockArgs),
     /// Build the stack's missing images and push those the registry lacks (by tag), for
     /// a swarm to pull.
     Push,
@@ -99,7 +110,13 @@ pub enum Command {
     /// Explain what `up` would do to one service, and why.
     Why(WhyArgs),
     /// Show each service's state, health, image, URL, and whether it matches the generated
-    /// file (in sync, drifted, missing, orphan). Exit 1 when anything is not in sync.
+    /// file and serves its users.
+    ///
+    /// `in sync`, `drifted`, `missing`, `orphan`; and, asked the way users reach each
+    /// service (its URL through the edge, each container where the edge reaches it),
+    /// `unreachable` (with the reason), `unhealthy`, `restarting`. Exit 4 when a service
+    /// does not serve (missing, unreachable, unhealthy, restarting); else 1 when anything
+    /// is not in sync. `--json` lists every probe with its answer and time.
     Status(StatusArgs),
     /// Print `<service>\t<url>` for each published service of the running stack.
     Urls,

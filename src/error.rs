@@ -4,8 +4,9 @@
 //! A command that ran returns an [`Exit`]: success (0), a check's answer "differs" (1:
 //! `diff --exit-code`, `status`, `render --check`, `schema --check`, `check`, as in
 //! `git diff --exit-code`, so a script can tell "something would change" from
-//! "something broke"), declined (2: `restore` not confirmed, nothing changed) or
-//! interrupted (130, as a shell shows Ctrl-C). One that failed returns an [`Error`]:
+//! "something broke"), declined (2: `restore` not confirmed, nothing changed), not
+//! serving (4: `status` found a service its users do not reach) or interrupted (130, as
+//! a shell shows Ctrl-C). One that failed returns an [`Error`]:
 //! `Error::Input` is bad input (stack file, template, command line): exit 2, and
 //! nothing has been written, built or started; `Error::Runtime` is a failure of the
 //! engine or the deploy itself: exit 3, with what caused it. Plumbing errors travel as
@@ -23,6 +24,9 @@ pub enum Exit {
     Differs,
     /// The operator said no (or could not be asked): nothing was changed.
     Declined,
+    /// `status`: a service does not serve its users (missing, unreachable, unhealthy,
+    /// restarting), whatever else differs.
+    NotServing,
     /// Ctrl-C stopped it.
     Interrupted,
 }
@@ -42,6 +46,7 @@ impl Exit {
             Exit::Success => 0,
             Exit::Differs => 1,
             Exit::Declined => INPUT,
+            Exit::NotServing => NOT_SERVING,
             Exit::Interrupted => 130,
         }
     }
@@ -52,6 +57,8 @@ impl Exit {
 const INPUT: u8 = 2;
 /// Exit code of a runtime failure: the engine, a build, a deploy, a backup or a restore.
 const RUNTIME: u8 = 3;
+/// Exit code of `status` when a service does not serve its users.
+const NOT_SERVING: u8 = 4;
 
 /// One problem found in the input, with where it is, what is wrong, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,12 +341,13 @@ mod tests {
             Exit::Success,
             Exit::Differs,
             Exit::Declined,
+            Exit::NotServing,
             Exit::Interrupted,
         ]
         .into_iter()
         .map(Exit::code)
         .collect();
-        assert_eq!(codes, [0, 1, 2, 130]);
+        assert_eq!(codes, [0, 1, 2, 4, 130]);
         assert_eq!(Exit::differs_if(true), Exit::Differs);
         assert_eq!(Exit::differs_if(false), Exit::Success);
     }

@@ -9,6 +9,7 @@ mod context;
 mod diff;
 mod down;
 mod gc;
+mod heal;
 mod history;
 mod logs;
 mod push;
@@ -54,6 +55,7 @@ pub fn execute(cli: &Cli) -> Result<Exit> {
         Command::Rollback(args) => rollback::run(&ctx, args),
         Command::History(args) => history::run(&ctx, args),
         Command::Gc(args) => gc::run(&ctx, args),
+        Command::Heal(lock) => heal::run(&ctx, lock),
         Command::Diff(args) => diff::run(&ctx, args),
         Command::Why(args) => why::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),

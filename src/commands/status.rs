@@ -1,6 +1,7 @@
 //! `stackgen status [--json]`: each service's state, health, image and URL, and whether
-//! it matches the generated file (in sync, drifted, missing, orphan). Exit 1 when
-//! anything is not in sync.
+//! it matches the generated file (in sync, drifted, missing, orphan) and serves its
+//! users (unreachable, unhealthy, restarting: asked the way users reach it). Exit 4 when
+//! a service does not serve, else 1 when anything is not in sync.
 
 use anyhow::Result;
 
@@ -21,6 +22,9 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<Exit> {
         for line in table(&rows) {
             println!("{line}");
         }
+    }
+    if rows.iter().any(|r| !r.sync.serves()) {
+        return Ok(Exit::NotServing);
     }
     Ok(Exit::differs_if(
         rows.iter().any(|r| r.sync != SyncState::InSync),

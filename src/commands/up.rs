@@ -13,7 +13,7 @@ use crate::error::{Error, Exit, Problem};
 use crate::output;
 use crate::pipeline::{self, Evaluated};
 use crate::policy::{Finding, Severity};
-use crate::stack::{Stack, TargetKind};
+use crate::stack::TargetKind;
 use crate::state::generations::{self, Proof};
 use crate::state::{atomic, layout, secrets};
 use crate::targets::images::{self, BuildRequest};
@@ -64,7 +64,7 @@ pub fn run(ctx: &Context, opts: &UpArgs) -> Result<Exit> {
         Ok(deployed) => deployed,
         Err(failure) if opts.no_rollback || !failure.switched => return Err(failure.error.into()),
         Err(failure) => {
-            return Err(roll_back_after(target.as_ref(), stack, failure.error)?.into());
+            return Err(roll_back_after(target.as_ref(), &evaluated, failure.error)?.into());
         }
     };
     let generation = record(&evaluated, deployed.proof.as_ref())?;
@@ -166,14 +166,24 @@ fn preflight(evaluated: &Evaluated, target: &dyn Target) -> Result<Vec<BuildRequ
 }
 
 /// After a failed deploy: bring the current (last good) generation back and check it is
-/// ready. Returns the error to exit with, saying what was done.
-fn roll_back_after(target: &dyn Target, stack: &Stack, failure: Error) -> Result<Error> {
+/// ready. Never the generation this deploy was (a heal of what runs): that failed
+/// already. Returns the error to exit with, saying what was done.
+fn roll_back_after(target: &dyn Target, evaluated: &Evaluated, failure: Error) -> Result<Error> {
+    let stack = &evaluated.stack;
     let Some(good) = generations::current(&stack.root)? else {
         output::warn(format_args!(
             "\nnothing to roll back to: this was the stack's first deploy"
         ));
         return Ok(failure);
     };
+    if good.holds(&stack.root, &evaluated.rendered.by_file_name())? {
+        let message = format!(
+            "{failure}; nothing older to roll back to: this deploy was generation {} itself, which runs",
+            good.number
+        );
+        let hint = "`stackgen status` names each service that does not serve and why;                     `stackgen logs <service>` shows its last words. `stackgen rollback`                     goes back to an older generation, if one was good";
+        return Ok(failure.rephrased(message, Some(hint.to_string())));
+    }
     output::note(format_args!(
         "\nrolling back to generation {} (the last good deploy)",
         good.number

@@ -223,6 +223,29 @@ pub enum SyncState {
     /// It runs, but is no longer declared.
     #[serde(rename = "orphan")]
     Orphan,
+    /// It runs as the file says, but users do not reach it (refused, timeout, a wrong
+    /// answer, a name not resolved, a container stopped, paused or off its network).
+    #[serde(rename = "unreachable")]
+    Unreachable,
+    /// Its health check fails.
+    #[serde(rename = "unhealthy")]
+    Unhealthy,
+    /// The engine keeps restarting its container.
+    #[serde(rename = "restarting")]
+    Restarting,
+}
+
+impl SyncState {
+    /// Whether users are served: not missing, unreachable, unhealthy or restarting.
+    pub fn serves(self) -> bool {
+        !matches!(
+            self,
+            SyncState::Missing
+                | SyncState::Unreachable
+                | SyncState::Unhealthy
+                | SyncState::Restarting
+        )
+    }
 }
 
 impl std::fmt::Display for SyncState {
@@ -232,6 +255,9 @@ impl std::fmt::Display for SyncState {
             SyncState::Drifted => "drifted",
             SyncState::Missing => "missing",
             SyncState::Orphan => "orphan",
+            SyncState::Unreachable => "unreachable",
+            SyncState::Unhealthy => "unhealthy",
+            SyncState::Restarting => "restarting",
         })
     }
 }
@@ -248,6 +274,26 @@ pub struct StatusRow {
     pub sync: SyncState,
     /// Why it is not in sync; empty when it is.
     pub detail: String,
+    /// What `status` asked to tell whether users reach it, with what each answered.
+    pub probes: Vec<Probe>,
+}
+
+/// One probe `status` made: the URL through the edge, or a container the way the edge
+/// reaches it; what it answered and how long that took.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Probe {
+    /// `the URL` or `container <id>`.
+    pub what: String,
+    /// `ip:port` it connected to.
+    pub address: String,
+    /// The Host header it sent, when not the address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub path: String,
+    pub ok: bool,
+    /// The status code, or why there was none (`refused`, `timeout`, `wrong answer (503)`).
+    pub answer: String,
+    pub ms: f64,
 }
 
 impl StatusRow {
@@ -260,6 +306,7 @@ impl StatusRow {
             url: String::new(),
             sync: SyncState::Missing,
             detail: detail.to_string(),
+            probes: Vec::new(),
         }
     }
 
@@ -284,6 +331,7 @@ impl StatusRow {
                 SyncState::Drifted
             },
             detail: problems.join("; "),
+            probes: Vec::new(),
         }
     }
 
@@ -302,6 +350,7 @@ impl StatusRow {
             url: String::new(),
             sync: SyncState::Orphan,
             detail: detail.to_string(),
+            probes: Vec::new(),
         }
     }
 }

@@ -468,6 +468,15 @@ pub fn remove_container(id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Lets a paused container run again.
+pub fn unpause(id: &str) -> Result<()> {
+    let out = run(&strings(&["unpause", id]))?;
+    if !out.status.success() {
+        anyhow::bail!("`docker unpause {id}` failed: {}", text(&out.stderr));
+    }
+    Ok(())
+}
+
 /// Stops a container gracefully (SIGTERM, then SIGKILL after `grace_secs`) and removes it.
 pub fn stop_and_remove(id: &str, grace_secs: u64) -> Result<()> {
     let grace = grace_secs.to_string();

@@ -26,7 +26,7 @@ pub use compose::{Input, Project, compose_identity, config_hashes};
 pub use containers::{
     CONFIG_HASH_LABEL, Container, Health, State, container_logs, containers,
     containers_resolve_tags, inspect, published_host_ports, remove_container, stop_and_remove,
-    volume_exists,
+    unpause, volume_exists,
 };
 pub use images::{
     BuildRequest, INPUTS_LABEL, LocalImage, build, image_exists, local_images, local_tags,

@@ -25,7 +25,8 @@ use crate::targets::compose::certs;
 use crate::targets::compose::edge::{self, EdgeProxy};
 use crate::targets::compose::project::{config_hashes, project};
 use crate::targets::compose::rollout::StartFirst;
-use crate::targets::compose::{data, noop, observe};
+use crate::targets::compose::serving::Fault;
+use crate::targets::compose::{data, heal, noop, observe};
 use crate::targets::interface::{DeployFailure, Deployed};
 
 /// What a converge left running.
@@ -55,12 +56,14 @@ pub(super) fn converge(
         .cloned()
         .collect();
     let hashes = config_hashes(stack, text)?;
-    let before = docker::containers(&stack.name)?;
+    let (before, broken) = heal::unpaused(stack, text, &hashes)?;
     back_up_before_recreate(stack, &hashes, &before).map_err(|error| DeployFailure {
         error,
         switched: false,
     })?;
-    let replace = start_first(stack, &services, &hashes, &before);
+    let replace = start_first(stack, &services, &hashes, &before, &broken);
+    let heal_first: Vec<&str> = replace.iter().map(|(s, _)| s.name.as_str()).collect();
+    heal::recreate(stack, &project, &broken, &heal_first, &before)?;
     // What the edge reads when it starts: the new config, written before compose may
     // recreate the edge. A deploy that fails with nothing switched over leaves the
     // old routes running, so the old file goes back (or the next no-op `up` could
@@ -180,12 +183,14 @@ fn changed(c: &Container, hashes: &BTreeMap<String, String>) -> bool {
 }
 
 /// The services to replace start-first, with their old containers: declared as
-/// such, running ready, publishing no host port of their own, and changed.
+/// such, publishing no host port of their own, and either changed while running ready
+/// or `broken` (the file's config, not serving: the new container is the cure).
 fn start_first<'s>(
     stack: &'s Stack,
     services: &[String],
     hashes: &BTreeMap<String, String>,
     running: &[Container],
+    broken: &BTreeMap<String, Fault>,
 ) -> Vec<Replacement<'s>> {
     services
         .iter()
@@ -196,9 +201,11 @@ fn start_first<'s>(
                 .filter(|c| &c.service == name)
                 .cloned()
                 .collect();
-            let ready = !old.is_empty() && old.iter().all(|c| c.is_ready() && c.ports.is_empty());
-            let changed = old.iter().any(|c| changed(c, hashes));
-            (stack.start_first(svc) && ready && changed).then_some((svc, old))
+            let own_ports = old.iter().any(|c| !c.ports.is_empty());
+            let ready = !old.is_empty() && old.iter().all(Container::is_ready);
+            let changed = ready && old.iter().any(|c| changed(c, hashes));
+            let heals = !old.is_empty() && broken.contains_key(name);
+            (stack.start_first(svc) && !own_ports && (changed || heals)).then_some((svc, old))
         })
         .collect()
 }
@@ -420,6 +427,7 @@ mod tests {
     #[test]
     fn only_changed_ready_apps_behind_the_edge_go_start_first() {
         let stack = stack();
+        let none = BTreeMap::new();
         let now = hashes(&[
             ("db", "d2"),
             ("edge", "e1"),
@@ -434,19 +442,43 @@ mod tests {
         ];
         // db changed too, but holds data: stop-first, through compose.
         assert_eq!(
-            names(&start_first(&stack, &all(), &now, &running)),
+            names(&start_first(&stack, &all(), &now, &running, &none)),
             ["hello"]
         );
         // A container that is not ready, or publishes a host port itself, is replaced
         // by compose, stop-first.
         let mut starting = running.clone();
         starting[3].health = Health::Starting;
-        assert!(start_first(&stack, &all(), &now, &starting).is_empty());
+        assert!(start_first(&stack, &all(), &now, &starting, &none).is_empty());
         let mut published = running.clone();
         published[3].ports.insert(8000, "127.0.0.1:8081".into());
-        assert!(start_first(&stack, &all(), &now, &published).is_empty());
+        assert!(start_first(&stack, &all(), &now, &published, &none).is_empty());
         // Not running at all: created by compose.
-        assert!(start_first(&stack, &all(), &now, &running[..3]).is_empty());
+        assert!(start_first(&stack, &all(), &now, &running[..3], &none).is_empty());
+        // Broken with the file's config (unhealthy): an app is healed start-first; the
+        // database is not (heal.rs recreates it).
+        let same = hashes(&[
+            ("db", "d1"),
+            ("edge", "e1"),
+            ("greeter", "g1"),
+            ("hello", "h1"),
+        ]);
+        let mut sick = running.clone();
+        sick[3].health = Health::Unhealthy;
+        let fault = Fault {
+            state: crate::targets::SyncState::Unhealthy,
+            reason: "its health check fails".into(),
+        };
+        let broken: BTreeMap<String, Fault> = [
+            ("hello".to_string(), fault.clone()),
+            ("db".to_string(), fault),
+        ]
+        .into();
+        assert_eq!(
+            names(&start_first(&stack, &all(), &same, &sick, &broken)),
+            ["hello"]
+        );
+        assert!(start_first(&stack, &all(), &same, &sick, &none).is_empty());
     }
 
     #[test]

@@ -8,9 +8,11 @@
 //! - [`converge`]: a deploy: the compose passes, the start-first replacements, the
 //!   failure report;
 //! - [`rollout`]: one service replaced start-first behind the edge;
+//! - [`heal`]: what a deploy heals first: the file's config running, not serving;
 //! - [`observe`]: what runs against what is rendered: plan inputs, status rows, URLs;
 //! - [`noop`]: the proof that nothing changed;
 //! - [`edge`]: the edge proxy's admin API; [`probe`]: stackgen's own readiness probe;
+//! - [`serving`]: whether each service serves its users, asked the way they reach it;
 //! - [`data`]: the kinds' data scripts run in the stack's own containers;
 //! - [`project`]: the compose project of a file, and compose's config hashes of it.
 
@@ -20,11 +22,13 @@ mod data;
 mod edge;
 #[cfg(test)]
 mod fixture;
+mod heal;
 mod noop;
 mod observe;
 mod probe;
 mod project;
 mod rollout;
+mod serving;
 
 use std::collections::BTreeSet;
 use std::fs::File;

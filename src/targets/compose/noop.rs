@@ -5,8 +5,9 @@
 //! reason, and `up` takes the full path, which converges as it always did.
 //!
 //! What it costs: two file reads per rendered file, one engine list plus one inspect per
-//! container (in parallel), one image list, one GET on the edge's admin socket, a few
-//! `stat`s. No process is started.
+//! container (in parallel), one image list, a few exchanges on the edge's admin socket,
+//! a few `stat`s, and `status`'s probes of what users reach (each URL through the edge,
+//! each container where the edge reaches it, in parallel). No process is started.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -18,6 +18,7 @@ use crate::targets::compose::certs;
 use crate::targets::compose::edge::EdgeProxy;
 use crate::targets::compose::noop;
 use crate::targets::compose::project::config_hashes;
+use crate::targets::compose::serving;
 use crate::targets::deployed;
 use crate::targets::interface::{StatusRow, Verdict};
 
@@ -67,7 +68,8 @@ pub(super) fn verdict(stack: &Stack, evaluated: &Evaluated) -> Result<Verdict> {
     let doubt = noop::check_running(&proof, doc, &running, images.as_ref());
     let doubt = doubt
         .or_else(|| edge_doubt(stack, evaluated, &running))
-        .or_else(|| certs::doubt(stack));
+        .or_else(|| certs::doubt(stack))
+        .or_else(|| serving_doubt(stack, doc, &running));
     if let Some(doubt) = doubt {
         return changed(doubt);
     }
@@ -85,6 +87,7 @@ pub(super) fn status(stack: &Stack) -> Result<Vec<StatusRow>> {
     let hashes = config_hashes(stack, &generated)?;
     let doc = Document::parse_lenient(&generated);
     let running = docker::containers(&stack.name)?;
+    let mut serving = serving::check(stack, &running, &serving::networks(stack, &doc));
     let mut rows = Vec::new();
     for name in doc.services().keys() {
         let want_image = doc.image(name).unwrap_or("");
@@ -107,20 +110,28 @@ pub(super) fn status(stack: &Stack) -> Result<Vec<StatusRow>> {
         {
             detail.push("its config differs from the generated file".to_string());
         }
-        if !have.is_running() {
-            detail.push(format!("the container is {}", have.state));
-        }
         if stack.edge().is_some_and(|e| &e.name == name) && !routes_in_sync(stack, &running) {
             detail.push(format!("its routes differ from {}", layout::EDGE_FILE));
         }
-        rows.push(StatusRow::observed(
+        let seen = serving.remove(name).unwrap_or_default();
+        let mut row = StatusRow::observed(
             name,
             have.state.to_string(),
             have.health.as_str().to_string(),
             have.image.clone(),
             url(stack, have, &running).unwrap_or_default(),
             detail,
-        ));
+        );
+        if let Some(fault) = seen.fault {
+            row.sync = fault.state;
+            row.detail = [fault.reason, row.detail]
+                .into_iter()
+                .filter(|d| !d.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ");
+        }
+        row.probes = seen.probes;
+        rows.push(row);
     }
     for orphan in running
         .iter()
@@ -156,6 +167,17 @@ fn edge_doubt(stack: &Stack, evaluated: &Evaluated, running: &[Container]) -> Op
         return Some(format!("the edge does not run {}", layout::EDGE_FILE));
     };
     proxy.misrouted(stack, running)
+}
+
+/// The first service users do not reach, and why: each container on the networks of
+/// its config (the generation's, proven above), and the probes `status` makes.
+fn serving_doubt(stack: &Stack, doc: &Document, running: &[Container]) -> Option<String> {
+    serving::check(stack, running, &serving::networks(stack, doc))
+        .into_iter()
+        .find_map(|(name, seen)| {
+            let fault = seen.fault?;
+            Some(format!("`{name}` is {}: {}", fault.state, fault.reason))
+        })
 }
 
 /// Whether the running edge has generated/edge.cfg loaded.

@@ -12,32 +12,52 @@ pub const INTERVAL: Duration = Duration::from_millis(200);
 
 /// Whether `GET path` at `addr` answers 2xx or 3xx within `timeout`; `Err` says why not.
 pub fn http_ok(addr: &str, path: &str, timeout: Duration) -> Result<(), String> {
-    let addr: SocketAddr = addr
+    match get(addr, None, path, timeout)? {
+        code if (200..400).contains(&code) => Ok(()),
+        code => Err(format!("answered {code}")),
+    }
+}
+
+/// The status code of `GET path` at `addr` (with `host` as its Host header, else the
+/// address), within `timeout` for the connect and again for the answer. `Err` says why
+/// there is none in the words an operator reads: `refused`, `timeout`, `no HTTP answer`.
+pub fn get(addr: &str, host: Option<&str>, path: &str, timeout: Duration) -> Result<u16, String> {
+    let parsed: SocketAddr = addr
         .parse()
         .map_err(|e| format!("bad address `{addr}`: {e}"))?;
     let mut stream =
-        TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect: {e}"))?;
+        TcpStream::connect_timeout(&parsed, timeout).map_err(|e| io_reason("connect", &e))?;
     stream.set_read_timeout(Some(timeout)).ok();
     stream.set_write_timeout(Some(timeout)).ok();
+    let host = host.unwrap_or(addr);
     let request =
-        format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: stackgen-probe\r\n\r\n");
+        format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: stackgen-probe\r\n\r\n");
     stream
         .write_all(request.as_bytes())
-        .map_err(|e| format!("send: {e}"))?;
+        .map_err(|e| io_reason("send", &e))?;
     let mut head = [0u8; 16];
     let mut got = 0;
     while got < head.len() {
         match stream.read(&mut head[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
-            Err(e) => return Err(format!("read: {e}")),
+            Err(e) => return Err(io_reason("read", &e)),
         }
     }
     let line = String::from_utf8_lossy(&head[..got]);
-    match line.split_whitespace().nth(1) {
-        Some(code) if code.starts_with('2') || code.starts_with('3') => Ok(()),
-        Some(code) => Err(format!("answered {code}")),
-        None => Err("no HTTP answer".into()),
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| "no HTTP answer".to_string())
+}
+
+/// `refused` and `timeout` by name; any other error as the system says it.
+fn io_reason(step: &str, e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => "refused".into(),
+        TimedOut | WouldBlock => "timeout".into(),
+        _ => format!("{step}: {e}"),
     }
 }
 
@@ -77,10 +97,11 @@ mod tests {
             .unwrap()
             .local_addr()
             .unwrap();
-        assert!(
-            http_ok(&closed.to_string(), "/", t)
-                .unwrap_err()
-                .starts_with("connect")
-        );
+        assert_eq!(http_ok(&closed.to_string(), "/", t), Err("refused".into()));
+        // A listener that never answers: a timeout, not a hang.
+        let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+        let quick = Duration::from_millis(100);
+        let at = silent.local_addr().unwrap().to_string();
+        assert_eq!(get(&at, Some("x.test"), "/", quick), Err("timeout".into()));
     }
 }

@@ -1,0 +1,139 @@
+//! What a deploy heals before it converges: services whose containers run the file's
+//! very config but do not serve their users ([`serving`]): unhealthy, restarting,
+//! unreachable through the edge, off a network, paused. Compose alone changes nothing
+//! for those (the config is the same) and its `--wait` then fails; the engine restarts
+//! only containers that exit, never unhealthy ones.
+//!
+//! - A paused container is unpaused: that undoes what was done to it. Only when it
+//!   still does not serve a few seconds later is it healed as below.
+//! - An app that goes start-first gets a new container (a fresh network setup, a fresh
+//!   resolver) beside the old one, switched in behind the edge; that is
+//!   [`super::converge`]'s start-first list, which takes [`broken`] in.
+//! - Anything else (the database, the edge) is recreated stop-first, after a backup of
+//!   its data when it still answers.
+//!
+//! A container that exited is not broken here: compose starts it.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::document::Document;
+use crate::engine::docker::{self, Container, Project, State};
+use crate::error::Error;
+use crate::progress;
+use crate::stack::Stack;
+use crate::targets::backup;
+use crate::targets::compose::data;
+use crate::targets::compose::serving::{self, Fault};
+
+/// The services of the compose file `text` whose containers all run its config (per
+/// `hashes`) and are up, but do not serve, with why.
+fn broken(
+    stack: &Stack,
+    text: &str,
+    running: &[Container],
+    hashes: &BTreeMap<String, String>,
+) -> BTreeMap<String, Fault> {
+    let doc = Document::parse_lenient(text);
+    let networks = serving::networks(stack, &doc);
+    serving::check(stack, running, &networks)
+        .into_iter()
+        .filter_map(|(name, seen)| {
+            let theirs: Vec<&Container> = running.iter().filter(|c| c.service == name).collect();
+            let up = theirs.iter().all(|c| {
+                matches!(c.state, State::Running | State::Paused | State::Restarting)
+                    && c.has_config(hashes.get(&name).map(String::as_str))
+            });
+            seen.fault
+                .filter(|_| up && !theirs.is_empty())
+                .map(|f| (name, f))
+        })
+        .collect()
+}
+
+/// The containers of the stack and its [`broken`] services, once the paused ones among
+/// them are unpaused and have had [`SETTLE`] to serve again (a worker that missed its
+/// heartbeats while paused may be restarted by its own master first).
+pub(super) fn unpaused(
+    stack: &Stack,
+    text: &str,
+    hashes: &BTreeMap<String, String>,
+) -> Result<(Vec<Container>, BTreeMap<String, Fault>), Error> {
+    let running = docker::containers(&stack.name)?;
+    let faults = broken(stack, text, &running, hashes);
+    if !unpause(&running, &faults)? {
+        return Ok((running, faults));
+    }
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let running = docker::containers(&stack.name)?;
+        let faults = broken(stack, text, &running, hashes);
+        if faults.is_empty() || Instant::now() >= deadline {
+            return Ok((running, faults));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// How long an unpaused container gets to serve before it is replaced all the same.
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// Unpauses the paused containers of `broken` services; whether there was any.
+fn unpause(running: &[Container], broken: &BTreeMap<String, Fault>) -> Result<bool, Error> {
+    let mut any = false;
+    for c in running
+        .iter()
+        .filter(|c| c.state == State::Paused && broken.contains_key(&c.service))
+    {
+        progress::note(format_args!(
+            "{}: container {} is paused; unpausing it",
+            c.service, c.id
+        ));
+        docker::unpause(&c.id)?;
+        any = true;
+    }
+    Ok(any)
+}
+
+/// Recreates, stop-first, each `broken` service that does not go start-first (`except`),
+/// its data backed up first when it still answers; the database before the rest.
+pub(super) fn recreate(
+    stack: &Stack,
+    project: &Project,
+    broken: &BTreeMap<String, Fault>,
+    except: &[&str],
+    running: &[Container],
+) -> Result<(), Error> {
+    let mut order: Vec<&String> = broken
+        .keys()
+        .filter(|name| !except.contains(&name.as_str()))
+        .collect();
+    order.sort_by_key(|name| !backup::stores(stack).iter().any(|(s, _)| &s.name == *name));
+    for name in order {
+        let Some(svc) = stack.services.get(name) else {
+            continue;
+        };
+        progress::note(format_args!(
+            "{name}: {}; recreating it (its config is the file's)",
+            broken[name].reason
+        ));
+        let stores: Vec<_> = backup::stores(stack)
+            .into_iter()
+            .filter(|(s, _)| s.name == *name)
+            .filter(|_| running.iter().any(|c| &c.service == name && c.is_ready()))
+            .collect();
+        backup::write(
+            stack,
+            &stores,
+            "before healing recreates it",
+            &|svc, kind, out| data::dump(stack, svc, kind, out),
+        )?;
+        if !project.recreate(&svc.name, stack.wait_timeout)? {
+            return Err(Error::runtime(
+                format!("healing `{name}` failed: its new container is not ready"),
+                Some(format!("`stackgen logs {name}` shows why")),
+            ));
+        }
+    }
+    Ok(())
+}
