@@ -526,7 +526,7 @@ fn diff_and_status_explain_every_change_and_touch_nothing() {
     // A container stopped by hand: status and the plan both say so.
     docker(&["stop", "--time", "5", &ids["hello"]]);
     let status = stack.project.stackgen(&["status", "--json"]);
-    assert_exit(&status, 1);
+    assert_exit(&status, 4);
     let rows: serde_json::Value = serde_json::from_str(&stdout(&status)).expect("status json");
     let hello = rows
         .as_array()
@@ -535,7 +535,7 @@ fn diff_and_status_explain_every_change_and_touch_nothing() {
         .find(|r| r["service"] == "hello")
         .expect("hello row");
     assert_eq!(hello["state"], "exited");
-    assert_eq!(hello["sync"], "drifted");
+    assert_eq!(hello["sync"], "unreachable", "it does not serve: exit 4");
     let (_, plan) = plan_of(&stack);
     assert_eq!(plan["hello"].0, "start");
 
@@ -554,7 +554,7 @@ fn diff_and_status_explain_every_change_and_touch_nothing() {
         "300",
     ]);
     let status = stack.project.stackgen(&["status"]);
-    assert_exit(&status, 1);
+    assert_exit(&status, 4);
     let text = stdout(&status);
     let rogue = text
         .lines()

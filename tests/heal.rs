@@ -145,6 +145,29 @@ fn each_fault_is_reported_by_status_and_healed_by_up_or_heal_without_down() {
     let said = heal_with(&stack, "heal");
     assert!(said.contains("healing:"), "{said}");
     assert_serves(&stack, &urls);
+
+    // 5. The database off its network, still healthy inside: attached again (a new
+    //    container would be stop-first), and every row is still there.
+    let visits = format!("{}visits", urls["greeter"]);
+    let before = http("POST", &visits).1;
+    let ids = stack.container_ids();
+    let backend = format!("{}_backend", stack.name);
+    docker(&["network", "disconnect", &backend, &ids["db"]]);
+    assert_reported(&stack, "db", "unreachable", "not on the `backend` network");
+    let said = heal_with(&stack, "heal");
+    assert!(said.contains("attaching it again"), "{said}");
+    assert_serves(&stack, &urls);
+    assert_eq!(
+        stack.container_ids()["db"],
+        ids["db"],
+        "the same database container"
+    );
+    let after: u64 = http("POST", &visits).1.parse().expect("a count");
+    assert_eq!(
+        after,
+        before.parse::<u64>().expect("a count") + 1,
+        "no row lost"
+    );
 }
 
 /// Waits (up to 30 s) until the engine has `service`'s container running again.

@@ -477,6 +477,20 @@ pub fn unpause(id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Attaches a container to `network` again, found there by `alias` (its service name).
+pub fn connect(network: &str, id: &str, alias: &str) -> Result<()> {
+    let out = run(&strings(&[
+        "network", "connect", "--alias", alias, network, id,
+    ]))?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "`docker network connect {network} {id}` failed: {}",
+            text(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
 /// Stops a container gracefully (SIGTERM, then SIGKILL after `grace_secs`) and removes it.
 pub fn stop_and_remove(id: &str, grace_secs: u64) -> Result<()> {
     let grace = grace_secs.to_string();

@@ -24,7 +24,7 @@ pub mod swarm;
 pub use checks::{check_compose, check_daemon};
 pub use compose::{Input, Project, compose_identity, config_hashes};
 pub use containers::{
-    CONFIG_HASH_LABEL, Container, Health, State, container_logs, containers,
+    CONFIG_HASH_LABEL, Container, Health, State, connect, container_logs, containers,
     containers_resolve_tags, inspect, published_host_ports, remove_container, stop_and_remove,
     unpause, volume_exists,
 };

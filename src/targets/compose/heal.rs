@@ -4,13 +4,15 @@
 //! for those (the config is the same) and its `--wait` then fails; the engine restarts
 //! only containers that exit, never unhealthy ones.
 //!
-//! - A paused container is unpaused: that undoes what was done to it. Only when it
-//!   still does not serve a few seconds later is it healed as below.
+//! - A paused container is unpaused, and the database or the edge taken off a network
+//!   is attached to it again: that undoes what was done to it. Only when it still does
+//!   not serve a few seconds later is it healed as below.
 //! - An app that goes start-first gets a new container (a fresh network setup, a fresh
 //!   resolver) beside the old one, switched in behind the edge; that is
 //!   [`super::converge`]'s start-first list, which takes [`broken`] in.
 //! - Anything else (the database, the edge) is recreated stop-first, after a backup of
-//!   its data when it still answers.
+//!   its data when it still answers; a backup that fails stops the heal there, with
+//!   nothing recreated.
 //!
 //! A container that exited is not broken here: compose starts it.
 
@@ -61,7 +63,8 @@ pub(super) fn unpaused(
 ) -> Result<(Vec<Container>, BTreeMap<String, Fault>), Error> {
     let running = docker::containers(&stack.name)?;
     let faults = broken(stack, text, &running, hashes);
-    if !unpause(&running, &faults)? {
+    let unpaused = unpause(&running, &faults)?;
+    if !(reconnect(stack, text, &running, &faults)? || unpaused) {
         return Ok((running, faults));
     }
     let deadline = Instant::now() + SETTLE;
@@ -77,6 +80,39 @@ pub(super) fn unpaused(
 
 /// How long an unpaused container gets to serve before it is replaced all the same.
 const SETTLE: Duration = Duration::from_secs(5);
+
+/// Attaches each container of a `broken` service that does not go start-first (the
+/// database, the edge: a new container would cost downtime, or a backup) to the
+/// networks of its config it lost; whether there was any.
+fn reconnect(
+    stack: &Stack,
+    text: &str,
+    running: &[Container],
+    broken: &BTreeMap<String, Fault>,
+) -> Result<bool, Error> {
+    let networks = serving::networks(stack, &Document::parse_lenient(text));
+    let mut any = false;
+    for c in running.iter().filter(|c| broken.contains_key(&c.service)) {
+        let replaced = stack
+            .services
+            .get(&c.service)
+            .is_some_and(|svc| stack.start_first(svc) && c.ports.is_empty());
+        let lost = networks
+            .get(&c.service)
+            .into_iter()
+            .flatten()
+            .filter(|n| !c.addresses.contains_key(*n));
+        for network in lost.filter(|_| !replaced) {
+            progress::note(format_args!(
+                "{}: container {} is off the `{network}` network; attaching it again",
+                c.service, c.id
+            ));
+            docker::connect(network, &c.id, &c.service)?;
+            any = true;
+        }
+    }
+    Ok(any)
+}
 
 /// Unpauses the paused containers of `broken` services; whether there was any.
 fn unpause(running: &[Container], broken: &BTreeMap<String, Fault>) -> Result<bool, Error> {
