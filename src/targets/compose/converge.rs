@@ -26,7 +26,7 @@ use crate::targets::compose::edge::{self, EdgeProxy};
 use crate::targets::compose::project::{config_hashes, project};
 use crate::targets::compose::rollout::StartFirst;
 use crate::targets::compose::serving::Fault;
-use crate::targets::compose::{data, heal, noop, observe};
+use crate::targets::compose::{data, heal, interrupted, noop, observe};
 use crate::targets::interface::{DeployFailure, Deployed};
 
 /// What a converge left running.
@@ -56,6 +56,8 @@ pub(super) fn converge(
         .cloned()
         .collect();
     let hashes = config_hashes(stack, text)?;
+    let _running = interrupted::mark(stack)?;
+    finish_interrupted(stack, &project, &hashes)?;
     let (before, broken) = heal::unpaused(stack, text, &hashes)?;
     back_up_before_recreate(stack, &hashes, &before).map_err(|error| DeployFailure {
         error,
@@ -105,6 +107,27 @@ pub(super) fn converge(
         replaced,
         config_hashes: hashes,
     })
+}
+
+/// First of all, what an interrupted deploy left: two containers of an app, the edge's
+/// requests half way between them ([`interrupted`]).
+fn finish_interrupted(
+    stack: &Stack,
+    project: &Project,
+    hashes: &BTreeMap<String, String>,
+) -> Result<(), Error> {
+    let running = docker::containers(&stack.name)?;
+    if interrupted::doubled(stack, &running).is_empty() {
+        return Ok(());
+    }
+    let edge = EdgeProxy::find(stack, &running);
+    let rollout = StartFirst {
+        stack,
+        project,
+        edge: edge.as_ref(),
+    };
+    interrupted::finish(stack, &rollout, hashes, &running)?;
+    Ok(())
 }
 
 /// What one converge works from: the file's services, their config hashes, and the

@@ -9,6 +9,7 @@
 //!   failure report;
 //! - [`rollout`]: one service replaced start-first behind the edge;
 //! - [`heal`]: what a deploy heals first: the file's config running, not serving;
+//! - [`interrupted`]: a deploy cut short, made visible and finished;
 //! - [`observe`]: what runs against what is rendered: plan inputs, status rows, URLs;
 //! - [`noop`]: the proof that nothing changed;
 //! - [`edge`]: the edge proxy's admin API; [`probe`]: stackgen's own readiness probe;
@@ -23,6 +24,7 @@ mod edge;
 #[cfg(test)]
 mod fixture;
 mod heal;
+mod interrupted;
 mod noop;
 mod observe;
 mod probe;

@@ -16,6 +16,7 @@ use crate::state::generations;
 use crate::state::layout;
 use crate::targets::compose::certs;
 use crate::targets::compose::edge::EdgeProxy;
+use crate::targets::compose::interrupted;
 use crate::targets::compose::noop;
 use crate::targets::compose::project::config_hashes;
 use crate::targets::compose::serving;
@@ -54,6 +55,9 @@ pub(super) fn verdict(stack: &Stack, evaluated: &Evaluated) -> Result<Verdict> {
     if let Some(doubt) = doubt {
         return changed(doubt);
     }
+    if let Some(started) = interrupted::interrupted(stack) {
+        return changed(format!("a deploy was interrupted (it started {started})"));
+    }
     let running = docker::containers(&stack.name)?;
     let images = if docker::containers_resolve_tags() {
         None
@@ -88,6 +92,8 @@ pub(super) fn status(stack: &Stack) -> Result<Vec<StatusRow>> {
     let doc = Document::parse_lenient(&generated);
     let running = docker::containers(&stack.name)?;
     let mut serving = serving::check(stack, &running, &serving::networks(stack, &doc));
+    let doubled = interrupted::doubled(stack, &running);
+    let cut_short = interrupted::interrupted(stack);
     let mut rows = Vec::new();
     for name in doc.services().keys() {
         let want_image = doc.image(name).unwrap_or("");
@@ -110,8 +116,20 @@ pub(super) fn status(stack: &Stack) -> Result<Vec<StatusRow>> {
         {
             detail.push("its config differs from the generated file".to_string());
         }
-        if stack.edge().is_some_and(|e| &e.name == name) && !routes_in_sync(stack, &running) {
+        let is_edge = stack.edge().is_some_and(|e| &e.name == name);
+        if is_edge && !routes_in_sync(stack, &running) {
             detail.push(format!("its routes differ from {}", layout::EDGE_FILE));
+        }
+        if let Some(extra) = doubled.get(name) {
+            detail.push(format!(
+                "{} containers, left by an interrupted deploy; `stackgen up` finishes it",
+                extra.len()
+            ));
+        }
+        if let Some(started) = cut_short.as_ref().filter(|_| is_edge) {
+            detail.push(format!(
+                "a deploy was interrupted (it started {started}); `stackgen up` finishes it"
+            ));
         }
         let seen = serving.remove(name).unwrap_or_default();
         let mut row = StatusRow::observed(

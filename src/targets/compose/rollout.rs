@@ -93,8 +93,15 @@ impl StartFirst<'_> {
             new.id,
             started.elapsed().as_secs_f64()
         ));
-        let drained = match (routed, self.edge) {
-            (true, Some(edge)) => self.switch(edge, svc, &new)?,
+        self.cut_over(svc, &new, old)?;
+        Ok(new)
+    }
+
+    /// Steps 3 and 4: the edge's requests for `svc` go to `new` (ready), the `old`
+    /// containers drain, stop and go. Also how an interrupted replacement is finished.
+    pub fn cut_over(&self, svc: &Service, new: &Container, old: &[Container]) -> Result<(), Error> {
+        let drained = match (self.stack.routed(svc), self.edge) {
+            (true, Some(edge)) => self.switch(edge, svc, new)?,
             _ => Vec::new(),
         };
         // SIGTERM: the app finishes what it serves and closes its long-lived
@@ -109,7 +116,7 @@ impl StartFirst<'_> {
         if let (false, Some(edge)) = (drained.is_empty(), self.edge) {
             edge.retire(&svc.name, &drained)?;
         }
-        Ok(new)
+        Ok(())
     }
 
     /// The edge sends `svc`'s new requests to `new` and drains the old servers; returns

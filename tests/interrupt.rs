@@ -1,0 +1,156 @@
+//! A deploy cut short, under real traffic: `stackgen up` of a changed app is stopped by
+//! SIGINT or SIGKILL at each stage of its start-first replacement (the new container
+//! starting, the switch, the drain), while `wrk` (64 keep-alive connections, GETs and
+//! POSTs, no retries) runs against the app through the edge. `status` then says a deploy
+//! was interrupted; the next `up` finishes it: not one request fails across both, one
+//! container is left, `status` is clean and the `up` after is the no-op.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::traffic::{Stream, Wrk, write_app};
+use common::{E2eStack, assert_exit, docker, stderr, stdout};
+
+/// Runs `up` and sends `signal` to it once a line containing `at` appears (after
+/// `delay`); returns everything it wrote on stderr and whether the signal was sent.
+fn up_interrupted(stack: &E2eStack, at: &str, delay: Duration, signal: &str) -> (String, bool) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stackgen"))
+        .arg("--dir")
+        .arg(stack.project.path())
+        .arg("up")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run stackgen up");
+    let (tx, rx) = mpsc::channel();
+    let err = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut said = String::new();
+    let mut sent = false;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => {
+                said.push_str(&line);
+                said.push('\n');
+                if !sent && line.contains(at) {
+                    std::thread::sleep(delay);
+                    let pid = child.id().to_string();
+                    let ok = Command::new("kill").args(["-s", signal, &pid]).status();
+                    sent = ok.is_ok_and(|s| s.success());
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let _ = child.wait();
+    (said, sent)
+}
+
+fn containers_of(stack: &E2eStack, service: &str) -> Vec<String> {
+    let out = docker(&[
+        "ps",
+        "--all",
+        "--quiet",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", stack.name),
+        "--filter",
+        &format!("label=com.docker.compose.service={service}"),
+    ]);
+    out.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn an_up_cut_short_at_any_stage_is_finished_by_the_next_up_with_no_failed_request() {
+    let stack = E2eStack::new("interrupt");
+    write_app(&stack.project);
+    stack.project.edit_stack(|text| {
+        text.replace("wait_timeout = 120", "wait_timeout = 25")
+            + "\n[services.traffic]\nkind = \"python-web\"\nbuild = \"traffic\"\nport = 8000\n\
+               publish = 0\ndrain_timeout = 4\nenvironment = { RELEASE = \"0\" }\n"
+    });
+    let (_, urls) = stack.up();
+    let url = urls["traffic"].clone();
+    let stages = [
+        (
+            "starting a new container beside the old one",
+            Duration::ZERO,
+        ),
+        ("switching over", Duration::ZERO),
+        ("switching over", Duration::from_millis(1500)),
+    ];
+    let mut release = 0;
+    for signal in ["INT", "KILL"] {
+        for (at, delay) in stages {
+            release += 1;
+            let case = format!("SIG{signal} at `{at}` + {delay:?}");
+            stack.project.edit_stack(|t| {
+                t.replace(
+                    &format!("RELEASE = \"{}\"", release - 1),
+                    &format!("RELEASE = \"{release}\""),
+                )
+            });
+            // A WebSocket keeps the old container draining until its drain timeout.
+            let socket = Stream::websocket(&url);
+            let load = Wrk::start(&url, 64, 22);
+            std::thread::sleep(Duration::from_secs(1));
+            let (said, sent) = up_interrupted(&stack, at, delay, signal);
+            assert!(sent, "{case}: the signal was sent: {said}");
+            let status = stack.project.stackgen(&["status"]);
+            assert_ne!(status.status.code(), Some(0), "{case}: {}", stdout(&status));
+            let two = containers_of(&stack, "traffic").len() == 2;
+            assert!(
+                two || !at.starts_with("switching"),
+                "{case}: a switch cut short leaves two containers"
+            );
+            let out = stack.project.stackgen(&["up"]);
+            assert_exit(&out, 0);
+            assert!(
+                !two || stderr(&out)
+                    .contains("an interrupted deploy left 2 containers; finishing it"),
+                "{case}: {}",
+                stderr(&out)
+            );
+            let load = load.finish();
+            drop(socket.finish());
+            assert!(
+                load.requests > 1_000,
+                "{case}: the load ran: {}",
+                load.output
+            );
+            assert_eq!(
+                load.failed,
+                0,
+                "{case}: {} of {} requests failed\n{}\ninterrupted up:\n{said}\nnext up:\n{}",
+                load.failed,
+                load.requests,
+                load.output,
+                stderr(&out)
+            );
+            assert_eq!(
+                containers_of(&stack, "traffic").len(),
+                1,
+                "{case}: one container"
+            );
+            let status = stack.project.stackgen(&["status"]);
+            assert_exit(&status, 0);
+            let again = stack.project.stackgen(&["up"]);
+            assert_exit(&again, 0);
+            assert!(
+                stderr(&again).contains("nothing changed"),
+                "{case}: {}",
+                stderr(&again)
+            );
+        }
+    }
+}
