@@ -154,3 +154,81 @@ fn an_up_cut_short_at_any_stage_is_finished_by_the_next_up_with_no_failed_reques
         }
     }
 }
+
+/// `GET /visits`: the counter the greeter keeps in PostgreSQL.
+fn visits(url: &str) -> u64 {
+    let (code, body) = common::http("GET", &format!("{url}visits"));
+    assert_eq!(code, 200, "{body}");
+    body.trim().parse().expect("a count")
+}
+
+#[test]
+fn a_restore_cut_short_by_ctrl_c_leaves_the_old_rows_or_the_backups_and_nothing_changes_after() {
+    let stack = E2eStack::new("restoreint");
+    let (_, urls) = stack.up();
+    let greeter = urls["greeter"].clone();
+    let post = |n: u32| {
+        for _ in 0..n {
+            assert_eq!(common::http("POST", &format!("{greeter}visits")).0, 200);
+        }
+    };
+    post(3);
+    let backup = stack.project.stackgen(&["backup"]);
+    assert_exit(&backup, 0);
+    let file = stdout(&backup).trim().to_string();
+    post(5);
+    let (old, backed_up) = (visits(&greeter), 3);
+    assert_eq!(old, 8);
+    let mut seen = Vec::new();
+    for delay_ms in [150u64, 500, 850, 1300, 2500] {
+        // Its own process group, as a shell runs a foreground job: the terminal's
+        // Ctrl-C goes to the whole group.
+        use std::os::unix::process::CommandExt;
+        let child = Command::new(env!("CARGO_BIN_EXE_stackgen"))
+            .arg("--dir")
+            .arg(stack.project.path())
+            .args(["restore", "--yes", &file])
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("run stackgen restore");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let group = format!("-{}", child.id());
+        let _ = Command::new("kill")
+            .args(["-s", "INT", "--", &group])
+            .status();
+        let out = child.wait_with_output().expect("wait for restore");
+        let said = String::from_utf8_lossy(&out.stderr).to_string();
+        let at_prompt = visits(&greeter);
+        std::thread::sleep(Duration::from_secs(2));
+        let later = visits(&greeter);
+        let case = format!(
+            "Ctrl-C {delay_ms} ms in (exit {:?}): {said}",
+            out.status.code()
+        );
+        assert_eq!(
+            at_prompt, later,
+            "{case}: the rows stay as the prompt saw them"
+        );
+        match at_prompt {
+            n if n == old => assert!(
+                out.status.code() != Some(0) && !said.contains("restored `db`"),
+                "{case}: the old rows, and no claim of a restore"
+            ),
+            n if n == backed_up => {
+                assert!(said.contains("restored `db`"), "{case}: said so");
+                post(5);
+            }
+            n => panic!("{case}: {n} rows: neither the old ones nor the backup's"),
+        }
+        if said.contains("finished first") {
+            assert_eq!(out.status.code(), Some(130), "{case}");
+            assert_eq!(at_prompt, backed_up, "{case}");
+        }
+        eprintln!("{case}");
+        seen.push((delay_ms, at_prompt == backed_up));
+    }
+    eprintln!("restored after Ctrl-C at (ms, restored): {seen:?}");
+}

@@ -11,6 +11,7 @@ use anyhow::Result;
 use crate::cli::RestoreArgs;
 use crate::commands::backup::require_stores;
 use crate::commands::context::{self, Context};
+use crate::engine::Shield;
 use crate::error::{Error, Exit, Problem};
 use crate::output;
 use crate::stack::kind::Backup;
@@ -40,17 +41,39 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Exit> {
         )
         .into());
     }
+    // From here Ctrl-C reaches stackgen alone: the dump and the restore's one-off
+    // containers run to their end, and stackgen stops between the steps, or says it
+    // is finishing; it never returns while the data is still changing.
+    let shield = Shield::install();
     targets::backup::back_up(
         target.as_ref(),
         &stack,
         targets::backup::When::Before("before the restore replaces it"),
     )?;
+    if shield.interrupted() {
+        output::warn(format_args!(
+            "interrupted: the restore stopped before it changed anything; `{}` holds its data as before",
+            svc.name
+        ));
+        return Ok(Exit::Interrupted);
+    }
+    output::note(format_args!(
+        "replacing `{}`'s data in one transaction (Ctrl-C now waits for it to end)",
+        svc.name
+    ));
     target.load(svc, backup, dump)?;
     output::note(format_args!(
         "restored `{}` from {}; the other services stayed up",
         svc.name,
         args.file.display()
     ));
+    if shield.interrupted() {
+        output::warn(format_args!(
+            "interrupted: the restore had begun replacing the data, so it finished first; `{}` holds the backup's data",
+            svc.name
+        ));
+        return Ok(Exit::Interrupted);
+    }
     Ok(Exit::Success)
 }
 

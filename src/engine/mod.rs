@@ -9,6 +9,9 @@ pub mod docker;
 pub mod git;
 pub mod logs;
 
+/// Ctrl-C held off the commands stackgen runs, for work that must not stop half way.
+pub use docker::Shield;
+
 use crate::progress::{self, Verbosity};
 
 /// `expr`, telling the progress sink each command it starts (shown with `-v`) with the

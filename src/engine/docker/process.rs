@@ -23,6 +23,7 @@ where
 {
     crate::engine::traced(duct::cmd(docker(), args)).before_spawn(|cmd| {
         signal::die_with_parent(cmd);
+        signal::own_group_if_shielded(cmd);
         Ok(())
     })
 }

@@ -32,6 +32,45 @@ pub(super) fn interrupt(pid: u32) {
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// Whether the children started now get a process group of their own, out of the
+/// terminal's reach: its Ctrl-C then stops none of them, only stackgen hears it.
+static SHIELDED: AtomicBool = AtomicBool::new(false);
+
+/// Puts the command's process in a group of its own while a [`Shield`] lives.
+pub(super) fn own_group_if_shielded(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    if SHIELDED.load(Ordering::SeqCst) {
+        cmd.process_group(0);
+    }
+}
+
+/// While it lives, Ctrl-C neither ends stackgen nor reaches the `docker` commands it
+/// starts (a group of their own): work that must not stop half way (a restore, whose
+/// one-off container would replace the data after stackgen returned) runs to its end,
+/// and the caller asks [`Shield::interrupted`] between steps.
+pub struct Shield {
+    noted: SigintNoted,
+}
+
+impl Shield {
+    pub fn install() -> Shield {
+        let noted = SigintNoted::install();
+        SHIELDED.store(true, Ordering::SeqCst);
+        Shield { noted }
+    }
+
+    /// Whether Ctrl-C came since it was installed.
+    pub fn interrupted(&self) -> bool {
+        self.noted.interrupted()
+    }
+}
+
+impl Drop for Shield {
+    fn drop(&mut self) {
+        SHIELDED.store(false, Ordering::SeqCst);
+    }
+}
+
 extern "C" fn note_interrupt(_signal: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
