@@ -92,6 +92,14 @@ pub enum Command {
     /// start-first (or, the database and the edge, recreated after a backup); one that
     /// stopped is started.
     Heal(LockArgs),
+    /// Check every N seconds that each service serves its users, and heal it when not.
+    ///
+    /// A long-running loop for a service manager: it logs what it finds and does, never
+    /// acts while another stackgen holds the deploy lock, waits twice as long after each
+    /// failed heal (at most 5 minutes), and stops cleanly on SIGTERM or Ctrl-C.
+    /// `--print` prints a systemd unit for it; `--install` writes that unit for the
+    /// user's systemd and says how to enable it.
+    Watch(WatchArgs),
     /// Build the stack's missing images and push those the registry lacks (by tag), for
     /// a swarm to pull.
     Push,
@@ -251,6 +259,19 @@ pub struct WhyArgs {
     /// Print the explanation as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Seconds between two checks.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub interval: u64,
+    /// Print a systemd unit that runs this watch, and exit.
+    #[arg(long, conflicts_with = "install")]
+    pub print: bool,
+    /// Write that unit to ~/.config/systemd/user/ (or $XDG_CONFIG_HOME), and exit.
+    #[arg(long)]
+    pub install: bool,
 }
 
 #[derive(Debug, Args)]

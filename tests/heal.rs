@@ -182,3 +182,120 @@ fn wait_until_running(stack: &E2eStack, service: &str) {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// GETs `url` every 50 ms on a new connection until told to stop; returns how many
+/// failed and when the last failure was, relative to the start.
+fn request_loop(
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(u32, Option<Duration>)> {
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let (mut failed, mut last) = (0, None);
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            if http("GET", &url).0 != 200 {
+                failed += 1;
+                last = Some(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (failed, last)
+    })
+}
+
+/// Waits up to `limit` for `url` to answer 200; how long that took.
+fn serves_within(url: &str, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if http("GET", url).0 == 200 {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+#[test]
+fn watch_heals_within_two_intervals_keeps_off_a_held_lock_and_stops_on_sigterm() {
+    use std::process::{Command, Stdio};
+    let stack = E2eStack::new("watch");
+    let (_, urls) = stack.up();
+    let printed = stack
+        .project
+        .stackgen(&["watch", "--print", "--interval", "2"]);
+    assert_exit(&printed, 0);
+    let unit = stdout(&printed);
+    assert!(
+        unit.contains(&format!(
+            "--dir \"{}\" watch --interval 2",
+            stack.project.path().display()
+        )),
+        "{unit}"
+    );
+    let log = tempfile::NamedTempFile::new().expect("a log file");
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_stackgen"))
+        .arg("--dir")
+        .arg(stack.project.path())
+        .args(["watch", "--interval", "2"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(log.reopen().expect("the log"))
+        .spawn()
+        .expect("run stackgen watch");
+    std::thread::sleep(Duration::from_secs(1));
+
+    // 1. hello stopped (the edge answers 503 at once): a request loop sees the outage,
+    //    and its end within two intervals and the heal.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let requests = request_loop(urls["hello"].clone(), stop.clone());
+    std::thread::sleep(Duration::from_millis(300));
+    docker(&["stop", "--time", "1", &stack.container_ids()["hello"]]);
+    std::thread::sleep(Duration::from_millis(500));
+    serves_within(&urls["hello"], Duration::from_secs(40)).expect("healed by watch");
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (failed, outage) = requests.join().expect("the request loop");
+    let said = std::fs::read_to_string(log.path()).expect("the log");
+    assert!(failed > 0, "the loop saw the outage: {said}");
+    assert!(said.contains("found: `hello` is unreachable"), "{said}");
+    assert!(said.contains("is healed"), "{said}");
+    let outage = outage.expect("a last failure");
+    assert!(
+        outage < Duration::from_secs(2 * 2 + 12),
+        "the outage ended within two intervals and the heal: the last failure {outage:?} in\n{said}"
+    );
+
+    // 2. The lock held by another stackgen: watch sees the fault, says it does not act,
+    //    and heals once the lock is free.
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(common::lock_file(&stack.name))
+        .expect("the lock file");
+    lock.lock().expect("take the lock");
+    docker(&["pause", &stack.container_ids()["greeter"]]);
+    std::thread::sleep(Duration::from_secs(6));
+    assert_ne!(
+        http("GET", &urls["greeter"]).0,
+        200,
+        "not healed under a held lock"
+    );
+    let said = std::fs::read_to_string(log.path()).expect("the log");
+    assert!(
+        said.contains("another stackgen holds the deploy lock; not acting"),
+        "{said}"
+    );
+    drop(lock);
+    serves_within(&urls["greeter"], Duration::from_secs(30)).expect("healed once the lock is free");
+
+    // 3. SIGTERM: it stops cleanly, exit 0.
+    let pid = watch.id().to_string();
+    Command::new("kill")
+        .args(["-s", "TERM", &pid])
+        .status()
+        .expect("kill");
+    let status = watch.wait().expect("wait for watch");
+    let said = std::fs::read_to_string(log.path()).expect("the log");
+    assert_eq!(status.code(), Some(0), "{said}");
+    assert!(said.trim_end().ends_with("watch: stopped"), "{said}");
+}

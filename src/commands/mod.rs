@@ -21,6 +21,7 @@ mod secrets;
 mod status;
 mod up;
 mod urls;
+mod watch;
 mod why;
 
 use anyhow::Result;
@@ -56,6 +57,7 @@ pub fn execute(cli: &Cli) -> Result<Exit> {
         Command::History(args) => history::run(&ctx, args),
         Command::Gc(args) => gc::run(&ctx, args),
         Command::Heal(lock) => heal::run(&ctx, lock),
+        Command::Watch(args) => watch::run(&ctx, args),
         Command::Diff(args) => diff::run(&ctx, args),
         Command::Why(args) => why::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),

@@ -10,7 +10,7 @@ pub mod git;
 pub mod logs;
 
 /// Ctrl-C held off the commands stackgen runs, for work that must not stop half way.
-pub use docker::Shield;
+pub use docker::{Shield, StopRequested};
 
 use crate::progress::{self, Verbosity};
 

@@ -33,7 +33,7 @@ pub use images::{
     remove_image,
 };
 pub use process::{Streamed, stream};
-pub use signal::Shield;
+pub use signal::{Shield, StopRequested};
 pub use swarm::{
     SwarmService, push, registry_has, service_logs_args, stack_deploy, stack_rm,
     stack_service_names, stack_services, swarm_active, task_addresses,

@@ -121,3 +121,37 @@ impl Drop for SigintNoted {
         }
     }
 }
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn note_stop(_signal: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// For a long-running loop (`watch`): SIGTERM and SIGINT are noted instead of ending
+/// stackgen, so the loop finishes what it does and stops cleanly. Lives as long as
+/// the process.
+pub struct StopRequested;
+
+impl StopRequested {
+    pub fn install() -> StopRequested {
+        STOP.store(false, Ordering::SeqCst);
+        // SAFETY: sigaction is given valid, zero-initialised structs; the handler only
+        // stores to an atomic, which is async-signal-safe.
+        unsafe {
+            let mut new: libc::sigaction = std::mem::zeroed();
+            new.sa_sigaction = note_stop as extern "C" fn(libc::c_int) as usize;
+            new.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut new.sa_mask);
+            for signal in [libc::SIGTERM, libc::SIGINT] {
+                libc::sigaction(signal, &new, std::ptr::null_mut());
+            }
+        }
+        StopRequested
+    }
+
+    /// Whether SIGTERM or SIGINT came.
+    pub fn requested(&self) -> bool {
+        STOP.load(Ordering::SeqCst)
+    }
+}
