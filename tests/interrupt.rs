@@ -1,6 +1,6 @@
 //! A deploy cut short, under real traffic: `stackgen up` of a changed app is stopped by
-//! SIGINT or SIGKILL at each stage of its start-first replacement (the new container
-//! starting, the switch, the drain), while `wrk` (64 keep-alive connections, GETs and
+//! Ctrl-C on a real terminal or SIGKILL at each stage (its build, compose's pass, the new
+//! container starting, the switch, the drain), while `wrk` (64 keep-alive connections, GETs and
 //! POSTs, no retries) runs against the app through the edge. `status` then says a deploy
 //! was interrupted; the next `up` finishes it: not one request fails across both, one
 //! container is left, `status` is clean and the `up` after is the no-op.
@@ -12,31 +12,56 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::traffic::{Stream, Wrk, write_app};
+use common::traffic::{APP, Stream, Wrk, write_app};
 use common::{E2eStack, assert_exit, docker, stderr, stdout};
 
-/// Runs `up` and sends `signal` to it once a line containing `at` appears (after
-/// `delay`); returns everything it wrote on stderr and whether the signal was sent.
+/// Runs `up` and stops it once a line containing `at` appears (after `delay`): with
+/// `signal` "TTY" by a Ctrl-C typed on a real terminal (a pty, through `script`: the
+/// terminal signals the whole foreground group, docker's commands included), else by
+/// `kill -s <signal>` of stackgen. Returns everything it wrote and whether it was
+/// stopped.
 fn up_interrupted(stack: &E2eStack, at: &str, delay: Duration, signal: &str) -> (String, bool) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stackgen"))
-        .arg("--dir")
-        .arg(stack.project.path())
-        .arg("up")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run stackgen up");
+    use std::io::Write;
+    let exe = env!("CARGO_BIN_EXE_stackgen");
+    let dir = stack.project.path().display().to_string();
+    let tty = signal == "TTY";
+    let mut cmd = if tty {
+        let mut c = Command::new("script");
+        c.args([
+            "-q",
+            "-e",
+            "-c",
+            &format!("'{exe}' --dir '{dir}' up"),
+            "/dev/null",
+        ])
+        .env("TERM", "xterm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+        c
+    } else {
+        let mut c = Command::new(exe);
+        c.args(["--dir", &dir, "up"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        c
+    };
+    let mut child = cmd.env("NO_COLOR", "1").spawn().expect("run stackgen up");
     let (tx, rx) = mpsc::channel();
-    let err = child.stderr.take().expect("stderr");
+    let out: Box<dyn std::io::Read + Send> = match (child.stdout.take(), child.stderr.take()) {
+        (Some(o), _) if tty => Box::new(o),
+        (_, Some(e)) => Box::new(e),
+        _ => panic!("no output to read"),
+    };
     std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
+        for line in BufReader::new(out).split(b'\n').map_while(Result::ok) {
+            let _ = tx.send(String::from_utf8_lossy(&line).to_string());
         }
     });
+    let mut stdin = child.stdin.take();
     let mut said = String::new();
     let mut sent = false;
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(180);
     while Instant::now() < deadline {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(line) => {
@@ -44,15 +69,24 @@ fn up_interrupted(stack: &E2eStack, at: &str, delay: Duration, signal: &str) -> 
                 said.push('\n');
                 if !sent && line.contains(at) {
                     std::thread::sleep(delay);
-                    let pid = child.id().to_string();
-                    let ok = Command::new("kill").args(["-s", signal, &pid]).status();
-                    sent = ok.is_ok_and(|s| s.success());
+                    sent = match stdin.as_mut() {
+                        Some(terminal) => terminal
+                            .write_all(b"\x03")
+                            .and_then(|()| terminal.flush())
+                            .is_ok(),
+                        None => {
+                            let pid = child.id().to_string();
+                            let ok = Command::new("kill").args(["-s", signal, &pid]).status();
+                            ok.is_ok_and(|s| s.success())
+                        }
+                    };
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
+    drop(stdin);
     let _ = child.wait();
     (said, sent)
 }
@@ -81,7 +115,11 @@ fn an_up_cut_short_at_any_stage_is_finished_by_the_next_up_with_no_failed_reques
     });
     let (_, urls) = stack.up();
     let url = urls["traffic"].clone();
+    // Each stage of a deploy of a changed app: its build, compose's pass for the
+    // others, the new container starting, ready before the switch, the drain.
     let stages = [
+        ("building traffic", Duration::from_millis(300)),
+        (" Container ", Duration::ZERO),
         (
             "starting a new container beside the old one",
             Duration::ZERO,
@@ -90,24 +128,32 @@ fn an_up_cut_short_at_any_stage_is_finished_by_the_next_up_with_no_failed_reques
         ("switching over", Duration::from_millis(1500)),
     ];
     let mut release = 0;
-    for signal in ["INT", "KILL"] {
+    for signal in ["TTY", "KILL"] {
         for (at, delay) in stages {
             release += 1;
-            let case = format!("SIG{signal} at `{at}` + {delay:?}");
+            let case = format!("{signal} at `{at}` + {delay:?}");
             stack.project.edit_stack(|t| {
                 t.replace(
                     &format!("RELEASE = \"{}\"", release - 1),
                     &format!("RELEASE = \"{release}\""),
                 )
             });
+            // The app's code changes too, so the deploy builds.
+            stack
+                .project
+                .write("traffic/app.py", &format!("{APP}\n# release {release}\n"));
             // A WebSocket keeps the old container draining until its drain timeout.
             let socket = Stream::websocket(&url);
-            let load = Wrk::start(&url, 64, 22);
+            let load = Wrk::start(&url, 64, 30);
             std::thread::sleep(Duration::from_secs(1));
             let (said, sent) = up_interrupted(&stack, at, delay, signal);
             assert!(sent, "{case}: the signal was sent: {said}");
+            // Cut short before it wrote or started anything (the build), nothing
+            // changed; else status says what it left.
             let status = stack.project.stackgen(&["status"]);
-            assert_ne!(status.status.code(), Some(0), "{case}: {}", stdout(&status));
+            if !at.starts_with("building") {
+                assert_ne!(status.status.code(), Some(0), "{case}: {}", stdout(&status));
+            }
             let two = containers_of(&stack, "traffic").len() == 2;
             assert!(
                 two || !at.starts_with("switching"),
