@@ -11,7 +11,7 @@ use anyhow::Result;
 use crate::cli::RestoreArgs;
 use crate::commands::backup::require_stores;
 use crate::commands::context::{self, Context};
-use crate::engine::Shield;
+use crate::engine::signal::Shield;
 use crate::error::{Error, Exit, Problem};
 use crate::output;
 use crate::stack::kind::Backup;

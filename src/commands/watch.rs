@@ -17,7 +17,7 @@ use anyhow::{Context as _, Result};
 use crate::cli::{LockArgs, WatchArgs};
 use crate::commands::context::{self, Context};
 use crate::commands::heal::{self, Healed};
-use crate::engine::StopRequested;
+use crate::engine::signal::StopRequested;
 use crate::error::Exit;
 use crate::output;
 use crate::stack::Stack;

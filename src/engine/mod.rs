@@ -1,16 +1,15 @@
 //! The programs stackgen runs: [`docker`] (the only code that talks to the container
 //! engine, a folder with a file per concern) and [`git`] (the revision a generation
 //! records); [`api`] is the HTTP transport over Unix sockets (the engine's, the edge's);
-//! [`logs`] checks what `stackgen logs` passes on to docker. Every command goes through [`traced`], so `-v`
+//! [`logs`] checks what `stackgen logs` passes on to docker; [`signal`] holds the signal
+//! handling (and all the engine's `unsafe`). Every command goes through [`traced`], so `-v`
 //! shows each one as it starts.
 
 pub mod api;
 pub mod docker;
 pub mod git;
 pub mod logs;
-
-/// Ctrl-C held off the commands stackgen runs, for work that must not stop half way.
-pub use docker::{Shield, StopRequested};
+pub mod signal;
 
 use crate::progress::{self, Verbosity};
 

@@ -18,7 +18,6 @@ pub mod compose;
 pub mod containers;
 pub mod images;
 mod process;
-mod signal;
 pub mod swarm;
 
 pub use checks::{check_compose, check_daemon};
@@ -33,7 +32,6 @@ pub use images::{
     remove_image,
 };
 pub use process::{Streamed, stream};
-pub use signal::{Shield, StopRequested};
 pub use swarm::{
     SwarmService, push, registry_has, service_logs_args, stack_deploy, stack_rm,
     stack_service_names, stack_services, swarm_active, task_addresses,

@@ -7,7 +7,7 @@ use std::process::Output;
 
 use anyhow::{Context, Result};
 
-use crate::engine::docker::signal::{self, SigintNoted};
+use crate::engine::signal::{self, SigintNoted};
 use crate::progress::{self, Relay};
 
 /// The docker CLI to run; `STACKGEN_DOCKER` overrides it (tests, unusual installs).

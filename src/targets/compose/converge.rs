@@ -489,7 +489,7 @@ mod tests {
         let mut sick = running.clone();
         sick[3].health = Health::Unhealthy;
         let fault = Fault {
-            state: crate::targets::SyncState::Unhealthy,
+            state: crate::targets::interface::SyncState::Unhealthy,
             reason: "its health check fails".into(),
         };
         let broken: BTreeMap<String, Fault> = [

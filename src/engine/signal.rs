@@ -1,5 +1,6 @@
 //! The signals between stackgen and the `docker` processes it starts, and the only
-//! `unsafe` code of the engine: each child dies with stackgen (`PR_SET_PDEATHSIG`), and
+//! `unsafe` code of the engine (used by [`super::docker`]'s process runner, and by the
+//! commands that must not stop half way or run until told to stop): each child dies with stackgen (`PR_SET_PDEATHSIG`), and
 //! while commands stream to the terminal, Ctrl-C is noted instead of ending stackgen and
 //! passed on to them.
 
@@ -8,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Makes the command's process get SIGTERM when stackgen dies. Without this, `kill -9`
 /// of stackgen would leave its `docker compose up` or `docker build` running on, racing
 /// the next `stackgen up` once the deploy lock is free.
-pub(super) fn die_with_parent(cmd: &mut std::process::Command) {
+pub(crate) fn die_with_parent(cmd: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: prctl is async-signal-safe and touches only the child's own state.
     unsafe {
@@ -22,7 +23,7 @@ pub(super) fn die_with_parent(cmd: &mut std::process::Command) {
 }
 
 /// Sends SIGINT to `pid`, a child stackgen started and has not reaped yet.
-pub(super) fn interrupt(pid: u32) {
+pub(crate) fn interrupt(pid: u32) {
     // SAFETY: kill(2) of a child we started and have not reaped yet, so its pid cannot
     // have been reused.
     unsafe {
@@ -37,7 +38,7 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static SHIELDED: AtomicBool = AtomicBool::new(false);
 
 /// Puts the command's process in a group of its own while a [`Shield`] lives.
-pub(super) fn own_group_if_shielded(cmd: &mut std::process::Command) {
+pub(crate) fn own_group_if_shielded(cmd: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
     if SHIELDED.load(Ordering::SeqCst) {
         cmd.process_group(0);
@@ -79,12 +80,12 @@ extern "C" fn note_interrupt(_signal: libc::c_int) {
 /// before it is back. A handler rather than `SIG_IGN`: `exec` resets a handler to the
 /// default in the children, while an ignored signal would stay ignored there. Where
 /// SIGINT is ignored already (a background job of a script, `nohup`), it stays so.
-pub(super) struct SigintNoted {
+pub(crate) struct SigintNoted {
     old: Option<libc::sigaction>,
 }
 
 impl SigintNoted {
-    pub(super) fn install() -> SigintNoted {
+    pub(crate) fn install() -> SigintNoted {
         INTERRUPTED.store(false, Ordering::SeqCst);
         // SAFETY: sigaction is given valid, zero-initialised structs; the handler only
         // stores to an atomic, which is async-signal-safe.
@@ -106,7 +107,7 @@ impl SigintNoted {
         }
     }
 
-    pub(super) fn interrupted(&self) -> bool {
+    pub(crate) fn interrupted(&self) -> bool {
         INTERRUPTED.load(Ordering::SeqCst)
     }
 }
