@@ -278,3 +278,72 @@ fn a_restore_cut_short_by_ctrl_c_leaves_the_old_rows_or_the_backups_and_nothing_
     }
     eprintln!("restored after Ctrl-C at (ms, restored): {seen:?}");
 }
+
+/// `stackgen <args>` in a process group of its own (a shell's foreground job), sent
+/// Ctrl-C (SIGINT to the group, as a terminal does) after `delay`.
+fn ctrl_c_after(stack: &E2eStack, args: &[&str], delay: Duration) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let child = Command::new(env!("CARGO_BIN_EXE_stackgen"))
+        .arg("--dir")
+        .arg(stack.project.path())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("run stackgen");
+    std::thread::sleep(delay);
+    let group = format!("-{}", child.id());
+    let _ = Command::new("kill")
+        .args(["-s", "INT", "--", &group])
+        .status();
+    child.wait_with_output().expect("wait for stackgen")
+}
+
+#[test]
+fn a_rotation_or_a_backup_cut_short_by_ctrl_c_finishes_and_locks_no_app_out() {
+    let stack = E2eStack::new("rotateint");
+    let (_, urls) = stack.up();
+    let visits = format!("{}visits", urls["greeter"]);
+    for delay_ms in [300u64, 1500, 4000] {
+        let out = ctrl_c_after(
+            &stack,
+            &["secrets", "rotate", "db_password"],
+            Duration::from_millis(delay_ms),
+        );
+        let said = stderr(&out);
+        let case = format!(
+            "rotate, Ctrl-C {delay_ms} ms in (exit {:?}): {said}",
+            out.status.code()
+        );
+        if said.contains("wrote .stackgen/secrets") {
+            assert_eq!(
+                out.status.code().map(|c| c == 0 || c == 130),
+                Some(true),
+                "{case}"
+            );
+            assert!(
+                said.contains("rotated `db_password`"),
+                "{case}: it finished"
+            );
+        }
+        eprintln!("{case}");
+        assert_eq!(
+            common::http("POST", &visits).0,
+            200,
+            "{case}: the greeter is not locked out"
+        );
+        let up = stack.project.stackgen(&["up"]);
+        assert_exit(&up, 0);
+        assert_eq!(common::http("POST", &visits).0, 200, "{case}: after up");
+    }
+    let out = ctrl_c_after(&stack, &["backup"], Duration::from_millis(400));
+    let file = stdout(&out).trim().to_string();
+    if !file.is_empty() {
+        let text = std::fs::read(&file).expect("the backup file");
+        assert!(text.len() > 100, "a whole backup: {file}");
+        assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+        assert!(stderr(&out).contains("finished first"), "{}", stderr(&out));
+    }
+}

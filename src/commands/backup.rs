@@ -5,7 +5,9 @@ use anyhow::Result;
 
 use crate::cli::LockArgs;
 use crate::commands::context::{self, Context};
+use crate::engine::signal::Shield;
 use crate::error::{Error, Exit, Problem};
+use crate::output;
 use crate::stack::Stack;
 use crate::targets::{self, EngineUse, backup};
 
@@ -16,8 +18,16 @@ pub fn run(ctx: &Context, lock: &LockArgs) -> Result<Exit> {
     target.check_engine(EngineUse::Engine)?;
     // Not while a deploy recreates the database.
     let _lock = context::lock(&stack, *lock)?;
+    // Ctrl-C reaches stackgen alone: the dump finishes, and is checked and kept.
+    let shield = Shield::install();
     for file in backup::back_up(target.as_ref(), &stack, backup::When::Asked)? {
         println!("{}", file.display());
+    }
+    if shield.interrupted() {
+        output::warn(format_args!(
+            "interrupted: the backup was under way, so it finished first"
+        ));
+        return Ok(Exit::Interrupted);
     }
     Ok(Exit::Success)
 }

@@ -12,6 +12,7 @@ use anyhow::Result;
 
 use crate::cli::RotateArgs;
 use crate::commands::context::{self, Context};
+use crate::engine::signal::Shield;
 use crate::error::{Error, Exit, Problem};
 use crate::output;
 use crate::stack::Service;
@@ -30,6 +31,9 @@ pub fn rotate(ctx: &Context, args: &RotateArgs) -> Result<Exit> {
     let root = &stack.root;
     let old = secrets::read(root, name);
     let new = secrets::random_alphanumeric(length as usize)?;
+    // From the file's write on, a rotation stopped half way could lock the apps out (a
+    // file the database does not know): Ctrl-C reaches stackgen alone, which finishes.
+    let shield = Shield::install();
     // The file first: the new containers mount it when they are created, the running
     // ones keep the file they were started with.
     secrets::write(root, name, &new)?;
@@ -63,6 +67,12 @@ pub fn rotate(ctx: &Context, args: &RotateArgs) -> Result<Exit> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    if shield.interrupted() {
+        output::warn(format_args!(
+            "interrupted: the rotation was under way, so it finished first"
+        ));
+        return Ok(Exit::Interrupted);
+    }
     Ok(Exit::Success)
 }
 
