@@ -16,7 +16,7 @@
 //!
 //! A container that exited is not broken here: compose starts it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crate::document::Document;
@@ -28,17 +28,18 @@ use crate::targets::backup;
 use crate::targets::compose::data;
 use crate::targets::compose::serving::{self, Fault};
 
-/// The services of the compose file `text` whose containers all run its config (per
-/// `hashes`) and are up, but do not serve, with why.
+/// Each service's networks as its config names them ([`serving::networks`]).
+type Networks = BTreeMap<String, BTreeSet<String>>;
+
+/// The services whose containers all run their config (per `hashes`, on `networks`)
+/// and are up, but do not serve, with why.
 fn broken(
     stack: &Stack,
-    text: &str,
+    networks: &Networks,
     running: &[Container],
     hashes: &BTreeMap<String, String>,
 ) -> BTreeMap<String, Fault> {
-    let doc = Document::parse_lenient(text);
-    let networks = serving::networks(stack, &doc);
-    serving::check(stack, running, &networks)
+    serving::check(stack, running, networks)
         .into_iter()
         .filter_map(|(name, seen)| {
             let theirs: Vec<&Container> = running.iter().filter(|c| c.service == name).collect();
@@ -61,16 +62,17 @@ pub(super) fn unpaused(
     text: &str,
     hashes: &BTreeMap<String, String>,
 ) -> Result<(Vec<Container>, BTreeMap<String, Fault>), Error> {
+    let networks = serving::networks(stack, &Document::parse_lenient(text));
     let running = docker::containers(&stack.name)?;
-    let faults = broken(stack, text, &running, hashes);
+    let faults = broken(stack, &networks, &running, hashes);
     let unpaused = unpause(&running, &faults)?;
-    if !(reconnect(stack, text, &running, &faults)? || unpaused) {
+    if !(reconnect(stack, &networks, &running, &faults)? || unpaused) {
         return Ok((running, faults));
     }
     let deadline = Instant::now() + SETTLE;
     loop {
         let running = docker::containers(&stack.name)?;
-        let faults = broken(stack, text, &running, hashes);
+        let faults = broken(stack, &networks, &running, hashes);
         if faults.is_empty() || Instant::now() >= deadline {
             return Ok((running, faults));
         }
@@ -86,11 +88,10 @@ const SETTLE: Duration = Duration::from_secs(5);
 /// networks of its config it lost; whether there was any.
 fn reconnect(
     stack: &Stack,
-    text: &str,
+    networks: &Networks,
     running: &[Container],
     broken: &BTreeMap<String, Fault>,
 ) -> Result<bool, Error> {
-    let networks = serving::networks(stack, &Document::parse_lenient(text));
     let mut any = false;
     for c in running.iter().filter(|c| broken.contains_key(&c.service)) {
         let replaced = stack

@@ -248,13 +248,7 @@ fn url(stack: &Stack, c: &Container, running: &[Container]) -> Option<String> {
     if !stack.routed(svc) {
         return c.ports.get(&svc.port).map(|addr| format!("http://{addr}/"));
     }
-    let edge = stack.edge()?;
-    let edge_container = running
-        .iter()
-        .find(|r| r.service == edge.name && r.is_running())?;
-    let route = render::edge::routes(stack)
-        .into_iter()
-        .find(|r| r.service == svc.name)?;
+    let (edge_container, route) = serving::edge_route(stack, svc, running)?;
     let (scheme, listen) = match route.tls {
         Some(port) => ("https", render::edge::listen_port(port)),
         None => ("http", route.listen),

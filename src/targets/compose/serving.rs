@@ -253,6 +253,16 @@ fn asks(stack: &Stack, svc: &Service, running: &[Container]) -> Vec<Ask> {
 /// Where this host reaches `svc` through the edge: the edge's published address for the
 /// route's plain port.
 fn edge_entry(stack: &Stack, svc: &Service, running: &[Container]) -> Option<String> {
+    let (container, route) = edge_route(stack, svc, running)?;
+    container.ports.get(&route.listen).cloned()
+}
+
+/// The stack's running edge container and `svc`'s route through it.
+pub fn edge_route<'c, 's>(
+    stack: &'s Stack,
+    svc: &Service,
+    running: &'c [Container],
+) -> Option<(&'c Container, render::edge::Route<'s>)> {
     let edge = stack.edge()?;
     let container = running
         .iter()
@@ -260,7 +270,7 @@ fn edge_entry(stack: &Stack, svc: &Service, running: &[Container]) -> Option<Str
     let route = render::edge::routes(stack)
         .into_iter()
         .find(|r| r.service == svc.name)?;
-    container.ports.get(&route.listen).cloned()
+    Some((container, route))
 }
 
 fn run(ask: &Ask) -> Probe {
