@@ -203,6 +203,18 @@ fn request_loop(
     })
 }
 
+/// The log at `path` once it holds `text`, or as it is after `limit`.
+fn log_says(path: &std::path::Path, text: &str, limit: Duration) -> String {
+    let started = Instant::now();
+    loop {
+        let said = std::fs::read_to_string(path).expect("the log");
+        if said.contains(text) || started.elapsed() > limit {
+            return said;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Waits up to `limit` for `url` to answer 200; how long that took.
 fn serves_within(url: &str, limit: Duration) -> Option<Duration> {
     let started = Instant::now();
@@ -255,7 +267,8 @@ fn watch_heals_within_two_intervals_keeps_off_a_held_lock_and_stops_on_sigterm()
     std::thread::sleep(Duration::from_secs(1));
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let (failed, outage) = requests.join().expect("the request loop");
-    let said = std::fs::read_to_string(log.path()).expect("the log");
+    // The app serves before the heal's deploy has read every service back.
+    let said = log_says(log.path(), "is healed", Duration::from_secs(60));
     assert!(failed > 0, "the loop saw the outage: {said}");
     assert!(said.contains("found: `hello` is unreachable"), "{said}");
     assert!(said.contains("is healed"), "{said}");
@@ -280,7 +293,11 @@ fn watch_heals_within_two_intervals_keeps_off_a_held_lock_and_stops_on_sigterm()
         200,
         "not healed under a held lock"
     );
-    let said = std::fs::read_to_string(log.path()).expect("the log");
+    let said = log_says(
+        log.path(),
+        "another stackgen holds the deploy lock",
+        Duration::from_secs(20),
+    );
     assert!(
         said.contains("another stackgen holds the deploy lock; not acting"),
         "{said}"
