@@ -91,9 +91,18 @@ tools:
 test-tools:
     scripts/ensure-tools.sh test
 
-# The whole path to Docker Swarm on this machine: swarm init, local registry, push,
-# deploy, smoke check, clean up.
-swarm-demo: tools base build
+# Three Docker engines on this machine, each in a network namespace of its own, in a
+# swarm, with a registry (needs root and cgroup v1): `just nodes up` ends with the
+# `export` lines a shell needs, `just nodes status`, `just nodes down`. The host's own
+# engine is never touched.
+nodes cmd="status":
+    scripts/ensure-tools.sh nodes >/dev/null
+    scripts/nodes.sh {{cmd}}
+
+# The whole path to Docker Swarm on three nodes: nodes up, push from this host's engine,
+# deploy through the manager, smoke check, nodes down.
+swarm-demo: base build
+    scripts/ensure-tools.sh nodes >/dev/null
     scripts/swarm-demo.sh
 
 # Benchmarks side by side with plain compose and the hardware limit -> BENCHMARKS.md.

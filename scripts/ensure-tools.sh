@@ -2,8 +2,10 @@
 # Makes sure the tools a recipe needs are installed, and nothing more.
 #   ensure-tools.sh deploy  the Docker Compose v2 CLI plugin (`docker compose ...`): all
 #                           `just deploy` needs besides the base image.
-#   ensure-tools.sh test    also the linters `just lint` runs (hadolint, compose-lint) and
-#                           hyperfine for `just bench-smoke`.
+#   ensure-tools.sh test    also the linters `just lint` runs (hadolint, compose-lint),
+#                           hyperfine for `just bench-smoke`, and what the nodes need.
+#   ensure-tools.sh nodes   what `just nodes up` needs besides the engine: Debian's
+#                           `docker-registry` (the swarm tests and `just swarm-demo` too).
 # Python tools go into the project's own virtualenv, `.venv/` (git-ignored), never into
 # the system Python, which stock Debian and Ubuntu refuse to change
 # ("externally-managed-environment").
@@ -40,6 +42,22 @@ install_compose() {
 }
 docker compose version >/dev/null 2>&1 || install_compose
 
+apt_install() {   # apt_install WHY PACKAGE...: Debian packages, installed when root
+  local why=$1; shift
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    echo "error: $* missing; $why (sudo apt-get install $*)" >&2
+    exit 1
+  fi
+}
+
+if [ "$mode" = "nodes" ] || [ "$mode" = "test" ]; then
+  command -v docker-registry >/dev/null 2>&1 ||
+    apt_install "the nodes' registry needs it" docker-registry
+fi
+
 [ "$mode" = "test" ] || exit 0
 
 # The linters `just lint` runs, pinned to the versions the rules were tuned on.
@@ -56,11 +74,5 @@ missing=()
 command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 if [ "${#missing[@]}" -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "error: ${missing[*]} missing; \`just test\` and \`just bench\` need them (sudo apt-get install ${missing[*]})" >&2
-    exit 1
-  fi
+  apt_install "\`just test\` and \`just bench\` need them" "${missing[@]}"
 fi

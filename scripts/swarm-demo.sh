@@ -1,55 +1,45 @@
 #!/usr/bin/env bash
-# `just swarm-demo`: the whole path to a swarm on one machine, then back to clean.
-#   swarm init (if this engine is not in one) -> label this node for the database ->
-#   local registry -> stackgen push -> stackgen up --target swarm -> both apps answer
-#   "Hello, world!" -> stack removed, volumes, registry and swarm (if we made it) too.
-# It deploys a copy of the shipped stack named `stackgen-swarm` with free host ports, so
-# it never collides with a `just deploy` running on the same host.
+# `just swarm-demo`: the whole path to a three-node swarm on this machine, then back to
+# clean. Three engines in network namespaces and a registry (scripts/nodes.sh, under a
+# prefix of the demo's own, so a `just nodes up` of yours is left alone) -> label node 2
+# for the database -> stackgen push (built on this host's engine) -> stackgen up --target
+# swarm (deployed through the manager) -> every app task answers "Hello, world!" at its
+# node's address -> the nodes and the pushed tags removed. The host engine's swarm state
+# is never touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sg="${STACKGEN_BIN:-$PWD/target/release/stackgen}"
 name="stackgen-swarm"
 work=$(mktemp -d /tmp/stackgen-swarm-demo.XXXXXX)
-registry_state="$work/registry"
-made_swarm=0
+export STACKGEN_NODES_PREFIX=sgd STACKGEN_NODES_NET=10.97.0 STACKGEN_NODES_REGISTRY_PORT=5002
+registry="127.0.0.1:$STACKGEN_NODES_REGISTRY_PORT"
+host_engine="${DOCKER_HOST:-}"
 
 cleanup() {
   echo "== cleaning up"
-  "$sg" -C "$work/p" down --target swarm >/dev/null 2>&1 || true
-  for _ in $(seq 1 60); do
-    [ -z "$(docker ps -aq --filter "label=com.docker.stack.namespace=$name")" ] && break
-    sleep 1
-  done
-  docker volume ls -q --filter "label=com.docker.stack.namespace=$name" | xargs -r docker volume rm >/dev/null || true
-  scripts/registry.sh stop "$registry_state" >/dev/null || true
-  if [ "$made_swarm" = 1 ]; then
-    docker swarm leave --force >/dev/null || true
-    docker network rm docker_gwbridge >/dev/null 2>&1 || true  # made by swarm init
-  fi
-  docker image ls --format '{{.Repository}}:{{.Tag}}' | grep -E "(^|/)$name/" | xargs -r docker rmi >/dev/null 2>&1 || true
+  scripts/nodes.sh down || true
+  DOCKER_HOST="$host_engine" docker image ls --format '{{.Repository}}:{{.Tag}}' |
+    grep -E "^$registry/$name/" | xargs -r env DOCKER_HOST="$host_engine" docker rmi >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-echo "== swarm"
-if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
-  docker swarm init --advertise-addr 127.0.0.1 >/dev/null
-  made_swarm=1
-  echo "initialised a one-node swarm (it is left again at the end)"
-fi
-docker node update --label-add stackgen.db=true "$(docker info --format '{{.Swarm.NodeID}}')" >/dev/null
-
-echo "== registry"
-scripts/registry.sh start "$registry_state"
+echo "== nodes"
+scripts/nodes.sh down >/dev/null 2>&1 || true   # what a crashed demo left
+exports=$(scripts/nodes.sh up)
+echo "$exports"
+eval "$exports"
+docker node update --label-add stackgen.db=true sgd2 >/dev/null
+docker node ls
 
 echo "== stack copy in $work/p"
 mkdir -p "$work/p"
 cp -a stack.toml templates apps images db generated "$work/p/"
-sed -i "s/^name = \"stackgen\"/name = \"$name\"/; s/^publish = [0-9]*/publish = 0/" "$work/p/stack.toml"
+sed -i "s/^name = \"stackgen\"/name = \"$name\"/; s/^publish = [0-9]*/publish = 0/; s/^registry = .*/registry = \"$registry\"/" "$work/p/stack.toml"
 
-echo "== stackgen push"
+echo "== stackgen push (built here, on the host's engine)"
 "$sg" -C "$work/p" push
-echo "== stackgen up --target swarm"
+echo "== stackgen up --target swarm (deployed through the manager)"
 "$sg" -C "$work/p" up --target swarm
 
 echo "== smoke"
@@ -66,6 +56,9 @@ done
 while IFS=$'\t' read -r service url; do
   echo "ok    $service $url -> $(curl -s --max-time 3 "$url" || true)"
 done < <("$sg" -C "$work/p" urls --target swarm)
+docker service ls --format '{{.Name}} {{.Replicas}}'
+docker service ps --filter desired-state=running --format '{{.Name}} on {{.Node}}' \
+  "$name"_db "$name"_hello "$name"_greeter
 if [ "$failed" = 0 ]; then
   echo "swarm demo: every app answers Hello, world!"
 else

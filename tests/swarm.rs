@@ -1,80 +1,34 @@
-//! Issue 8 end to end: the same stack.toml deployed to a single-node Docker Swarm through
-//! a local registry (Debian's `docker-registry` on 127.0.0.1:5000). Fails, never skips,
-//! when the engine or the registry is missing. Everything it sets up (swarm, registry,
-//! stack, volumes, images) is taken down again by `SwarmGuard`, even on failure.
+//! Issue 8 end to end, on three nodes (issue 27): the same stack.toml deployed to a
+//! three-node Docker Swarm of engines in network namespaces (`scripts/nodes.sh`, the rig of
+//! `just nodes up`), the images built on the host's engine and pushed to the rig's
+//! registry, the stack deployed through the manager. Fails, never skips, when the engine,
+//! root or the registry is missing. The host engine's swarm state is never touched, and a
+//! pair of containers on it must still resolve each other afterwards. Everything the test
+//! sets up is taken down by `Nodes` when it is dropped, even on failure.
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{TestProject, assert_exit, docker, http, repo, require_engine, stderr, stdout};
+use common::nodes::{HostNeighbours, Nodes};
+use common::{TestProject, assert_exit, docker, http, require_engine, stderr, stdout};
 
-struct SwarmGuard {
-    name: String,
-    joined_here: bool,
-    registry_state: std::path::PathBuf,
+/// stackgen deploying through the manager, building on the host's engine, plus `extra`.
+fn on_nodes(
+    project: &TestProject,
+    nodes: &Nodes,
+    args: &[&str],
+    extra: &[(&str, &std::ffi::OsStr)],
+) -> std::process::Output {
+    let env = nodes.stackgen_env(1);
+    let mut all: Vec<(&str, &std::ffi::OsStr)> =
+        env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    all.extend_from_slice(extra);
+    project.stackgen_with(args, &all)
 }
 
-impl Drop for SwarmGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("docker")
-            .args(["stack", "rm", &self.name])
-            .output();
-        // Wait for the stack's containers to go before removing what they used.
-        let label = format!("label=com.docker.stack.namespace={}", self.name);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            let out = Command::new("docker")
-                .args(["ps", "-aq", "--filter", &label])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                .unwrap_or_default();
-            if out.is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        for list in [["volume", "ls"], ["network", "ls"]] {
-            let ids = Command::new("docker")
-                .args(list)
-                .args(["-q", "--filter", &label])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_default();
-            for id in ids.split_whitespace() {
-                let _ = Command::new("docker").args([list[0], "rm", id]).output();
-            }
-        }
-        let _ = Command::new(repo().join("scripts/registry.sh"))
-            .arg("stop")
-            .arg(&self.registry_state)
-            .output();
-        if self.joined_here {
-            let _ = Command::new("docker")
-                .args(["swarm", "leave", "--force"])
-                .output();
-            // `swarm init` created it; leaving does not remove it.
-            let _ = Command::new("docker")
-                .args(["network", "rm", "docker_gwbridge"])
-                .output();
-        }
-        common::remove_project(&self.name, &std::path::PathBuf::from("/nonexistent"));
-        let _ = std::fs::remove_file(common::lock_file(&self.name));
-        let tags = docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
-        for tag in tags
-            .lines()
-            .filter(|t| t.contains(&format!("/{}/", self.name)))
-        {
-            let _ = Command::new("docker")
-                .args(["rmi", "--force", "--no-prune", tag])
-                .output();
-        }
-    }
-}
-
-fn swarm_urls(project: &TestProject, service: &str) -> Vec<String> {
-    let out = project.stackgen(&["urls", "--target", "swarm"]);
+fn swarm_urls(project: &TestProject, nodes: &Nodes, service: &str) -> Vec<String> {
+    let out = on_nodes(project, nodes, &["urls", "--target", "swarm"], &[]);
     assert_exit(&out, 0);
     stdout(&out)
         .lines()
@@ -95,74 +49,94 @@ fn answer(url: &str) -> (u16, String) {
 }
 
 #[test]
-fn the_same_stack_deploys_to_a_swarm_rolls_forward_and_back() {
+fn the_same_stack_deploys_to_three_nodes_rolls_forward_and_back() {
     require_engine();
     let name = format!("sgswarm-{}", std::process::id());
-    let registry_state = std::env::temp_dir().join(format!("stackgen-registry-{name}"));
-    let active = docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]) == "active";
-    let _guard = SwarmGuard {
-        name: name.clone(),
-        joined_here: !active,
-        registry_state: registry_state.clone(),
-    };
-    if !active {
-        docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
-    }
-    let node = docker(&["info", "--format", "{{.Swarm.NodeID}}"]);
-    docker(&["node", "update", "--label-add", "stackgen.db=true", &node]);
-    let reg = Command::new(repo().join("scripts/registry.sh"))
-        .arg("start")
-        .arg(&registry_state)
-        .output()
-        .expect("registry.sh");
-    assert!(
-        reg.status.success(),
-        "the local registry must start: {}",
-        stderr(&reg)
+    let host_swarm = docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+    let neighbours = HostNeighbours::start(&format!("{name}-dns"), "debian:bookworm-slim");
+    let nodes = Nodes::up("sgt", 98, 5001);
+    let reg = nodes.registry.clone();
+    nodes.docker(
+        1,
+        &[
+            "node",
+            "update",
+            "--label-add",
+            "stackgen.db=true",
+            &nodes.name(2),
+        ],
     );
 
     let project = TestProject::shipped();
     project.edit_stack(|t| {
         t.replace("name = \"stackgen\"", &format!("name = \"{name}\""))
+            .replace(
+                "registry = \"127.0.0.1:5000\"",
+                &format!("registry = \"{reg}\""),
+            )
             .replace("publish = 8081", "publish = 0\nreplicas = 2")
             .replace("publish = 8082", "publish = 0")
     });
+    let sg = |args: &[&str]| on_nodes(&project, &nodes, args, &[]);
+    let manager = |args: &[&str]| nodes.docker(1, args);
 
     // Push: everything the first time, nothing the second. Issue 24: building and
     // pushing never run compose, so a docker CLI without the Compose plugin does.
     let (_no_compose_dir, no_compose) = common::docker_without_compose();
     let no_compose = [("STACKGEN_DOCKER", no_compose.as_os_str())];
-    let out = project.stackgen_with(&["push"], &no_compose);
+    let out = on_nodes(&project, &nodes, &["push"], &no_compose);
     assert_exit(&out, 0);
     assert!(
-        stderr(&out).contains("3 pushed, 0 already in 127.0.0.1:5000"),
+        stderr(&out).contains(&format!("3 pushed, 0 already in {reg}")),
         "{}",
         stderr(&out)
     );
-    let out = project.stackgen(&["push"]);
+    let out = sg(&["push"]);
     assert_exit(&out, 0);
     assert!(
-        stderr(&out).contains("0 pushed, 3 already in 127.0.0.1:5000"),
+        stderr(&out).contains(&format!("0 pushed, 3 already in {reg}")),
         "{}",
         stderr(&out)
     );
 
-    // Deploy: replicas as declared, both apps answer from every task.
-    let out = project.stackgen(&["up", "--target", "swarm"]);
+    // Deploy: replicas as declared, both apps answer from every task, each at the
+    // address of the node it runs on; the database on its labelled node.
+    let out = sg(&["up", "--target", "swarm"]);
     assert_exit(&out, 0);
     assert!(
         stderr(&out).contains("hello        2/2 running"),
         "{}",
         stderr(&out)
     );
-    let hellos = swarm_urls(&project, "hello");
+    let hellos = swarm_urls(&project, &nodes, "hello");
     assert_eq!(hellos.len(), 2, "one URL per hello task: {hellos:?}");
+    let node_addresses: Vec<String> = (1..=3).map(|i| nodes.address(i)).collect();
     for url in &hellos {
+        assert!(
+            node_addresses
+                .iter()
+                .any(|a| url.starts_with(&format!("http://{a}:"))),
+            "{url} is a node's address"
+        );
         assert_eq!(answer(url), (200, "Hello, world!".into()), "{url}");
     }
-    let greeter = swarm_urls(&project, "greeter");
+    let db_node = manager(&[
+        "service",
+        "ps",
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.Node}}",
+        &format!("{name}_db"),
+    ]);
+    assert_eq!(
+        db_node,
+        nodes.name(2),
+        "the database runs on its labelled node"
+    );
+    let greeter = swarm_urls(&project, &nodes, "greeter");
     assert_eq!(answer(&greeter[0]), (200, "Hello, world!".into()));
-    let order = docker(&[
+    let order = manager(&[
         "service",
         "inspect",
         "--format",
@@ -170,7 +144,7 @@ fn the_same_stack_deploys_to_a_swarm_rolls_forward_and_back() {
         &format!("{name}_hello"),
     ]);
     assert_eq!(order, "start-first rollback");
-    let db_order = docker(&[
+    let db_order = manager(&[
         "service",
         "inspect",
         "--format",
@@ -180,7 +154,7 @@ fn the_same_stack_deploys_to_a_swarm_rolls_forward_and_back() {
     assert_eq!(db_order, "stop-first");
 
     // status and diff read the swarm stack: all in sync, nothing to do.
-    let out = project.stackgen(&["status", "--target", "swarm"]);
+    let out = sg(&["status", "--target", "swarm"]);
     assert_exit(&out, 0);
     assert_eq!(
         stdout(&out).matches(" in sync").count(),
@@ -188,7 +162,7 @@ fn the_same_stack_deploys_to_a_swarm_rolls_forward_and_back() {
         "{}",
         stdout(&out)
     );
-    let out = project.stackgen(&["diff", "--target", "swarm", "--exit-code"]);
+    let out = sg(&["diff", "--target", "swarm", "--exit-code"]);
     assert_exit(&out, 0);
     assert!(
         stdout(&out).starts_with("generated/stack.yml: no changes\n"),
@@ -200,7 +174,7 @@ fn the_same_stack_deploys_to_a_swarm_rolls_forward_and_back() {
     // to a new content-tagged image.
     let app = project.read("apps/hello/app.py");
     project.write("apps/hello/app.py", &format!("{app}\n# v2\n"));
-    let out = project.stackgen(&["why", "hello", "--target", "swarm"]);
+    let out = sg(&["why", "hello", "--target", "swarm"]);
     assert_exit(&out, 0);
     assert!(
         stdout(&out).starts_with("~ hello        rebuild  "),
@@ -212,10 +186,10 @@ fn the_same_stack_deploys_to_a_swarm_rolls_forward_and_back() {
         "{}",
         stdout(&out)
     );
-    let out = project.stackgen(&["up", "--target", "swarm"]);
+    let out = sg(&["up", "--target", "swarm"]);
     assert_exit(&out, 0);
     let image_of = || {
-        docker(&[
+        manager(&[
             "service",
             "inspect",
             "--format",
@@ -227,10 +201,7 @@ fn the_same_stack_deploys_to_a_swarm_rolls_forward_and_back() {
     let lock = project.read("generated/stack.lock");
     let v2_hash: serde_json::Value = serde_json::from_str(&lock).expect("lock");
     let tag = v2_hash["services"]["hello"]["image"].as_str().expect("tag");
-    assert!(
-        v2.starts_with(&format!("127.0.0.1:5000/{tag}")),
-        "{v2} runs {tag}"
-    );
+    assert!(v2.starts_with(&format!("{reg}/{tag}")), "{v2} runs {tag}");
 
     // A broken app: Swarm's own rollback brings v2 back, and it keeps answering.
     project.write(
@@ -240,7 +211,7 @@ fn the_same_stack_deploys_to_a_swarm_rolls_forward_and_back() {
             "raise RuntimeError(\"broken on purpose\")",
         ),
     );
-    let out = project.stackgen(&["up", "--target", "swarm"]);
+    let out = sg(&["up", "--target", "swarm"]);
     assert_exit(&out, 3);
     assert!(
         stderr(&out).contains("Swarm rolled `hello` back"),
@@ -254,12 +225,17 @@ fn the_same_stack_deploys_to_a_swarm_rolls_forward_and_back() {
         stderr(&out)
     );
     assert_eq!(image_of(), v2, "the previous image runs again");
-    for url in swarm_urls(&project, "hello") {
+    for url in swarm_urls(&project, &nodes, "hello") {
         assert_eq!(answer(&url), (200, "Hello, world!".into()), "{url}");
     }
 
     // Issue 24: `down --target swarm` is `docker stack rm`, so it needs no Compose.
-    let out = project.stackgen_with(&["down", "--target", "swarm"], &no_compose);
+    let out = on_nodes(
+        &project,
+        &nodes,
+        &["down", "--target", "swarm"],
+        &no_compose,
+    );
     assert_exit(&out, 0);
     assert!(
         stderr(&out).contains(&format!("stack `{name}` is removed from the swarm")),
@@ -268,8 +244,23 @@ fn the_same_stack_deploys_to_a_swarm_rolls_forward_and_back() {
     );
     let label = format!("label=com.docker.stack.namespace={name}");
     assert_eq!(
-        docker(&["service", "ls", "-q", "--filter", &label]),
+        manager(&["service", "ls", "-q", "--filter", &label]),
         "",
         "no service of the stack is left"
+    );
+
+    // The host's engine: its swarm state as before, its containers still resolve their
+    // neighbours once the nodes are gone.
+    drop(nodes);
+    let _ = std::fs::remove_file(common::lock_file(&name));
+    assert_eq!(
+        docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]),
+        host_swarm,
+        "the host engine's swarm state is untouched"
+    );
+    assert!(
+        neighbours.resolve().is_ok(),
+        "a host container resolves its neighbour after the swarm test: {:?}",
+        neighbours.resolve()
     );
 }

@@ -7,7 +7,7 @@ use crate::cli::RollbackArgs;
 use crate::commands::context::{self, Context};
 use crate::error::{Error, Exit, Problem};
 use crate::output;
-use crate::stack::Stack;
+use crate::stack::{Stack, TargetKind};
 use crate::state::generations::{self, Generation};
 use crate::state::{backups, layout};
 use crate::targets::{self, EngineUse, backup, images};
@@ -25,6 +25,9 @@ pub fn run(ctx: &Context, args: &RollbackArgs) -> Result<Exit> {
         chosen.number, chosen.time
     ));
     target.check_secrets()?;
+    if target.kind() == TargetKind::Compose {
+        images::ship(&stack, chosen.images.values().cloned())?;
+    }
     let deployed = target.activate_generation(chosen).map_err(|f| f.error)?;
     generations::set_current(&stack.root, chosen.number)?;
     if let Some(proof) = &deployed.proof {

@@ -49,6 +49,9 @@ pub fn run(ctx: &Context, opts: &UpArgs) -> Result<Exit> {
         builds.len()
     ));
     images::build_all(&builds)?;
+    if target.kind() == TargetKind::Compose {
+        images::ship_built(&evaluated)?;
+    }
     for rel in atomic::write_changed(&stack.root, &evaluated.rendered.files())? {
         output::note(format_args!("wrote {rel}"));
     }

@@ -32,19 +32,33 @@ impl Api {
     /// other than `unix://`, `DOCKER_CONTEXT` or the CLI config's `currentContext` other
     /// than `default`, or `STACKGEN_ENGINE_API=off`.
     pub fn local() -> Option<Api> {
-        if std::env::var("STACKGEN_ENGINE_API").is_ok_and(|v| v == "off") {
-            return None;
-        }
-        let socket = match std::env::var("DOCKER_HOST") {
-            Ok(host) if !host.is_empty() => PathBuf::from(host.strip_prefix("unix://")?),
-            _ => PathBuf::from("/var/run/docker.sock"),
-        };
         let context = std::env::var("DOCKER_CONTEXT")
             .ok()
             .or_else(current_context);
         if context.is_some_and(|c| !c.is_empty() && c != "default") {
             return None;
         }
+        Api::at(std::env::var("DOCKER_HOST").ok().as_deref())
+    }
+
+    /// The API of the engine that builds and pushes: `STACKGEN_BUILD_HOST` when set (a
+    /// `unix://` socket, else `None`: the CLI is told the address), else [`Api::local`].
+    pub fn builder() -> Option<Api> {
+        match crate::engine::build_host() {
+            Some(host) => Api::at(Some(&host)),
+            None => Api::local(),
+        }
+    }
+
+    /// The API at a `DOCKER_HOST`-style address, when it is a Unix socket this user may use.
+    fn at(host: Option<&str>) -> Option<Api> {
+        if std::env::var("STACKGEN_ENGINE_API").is_ok_and(|v| v == "off") {
+            return None;
+        }
+        let socket = match host {
+            Some(host) if !host.is_empty() => PathBuf::from(host.strip_prefix("unix://")?),
+            _ => PathBuf::from("/var/run/docker.sock"),
+        };
         // A socket this user may not use: the CLI's error messages say it better.
         let path = std::ffi::CString::new(socket.as_os_str().as_encoded_bytes()).ok()?;
         // SAFETY: access(2) reads a NUL-terminated path and touches no memory of ours.

@@ -13,6 +13,25 @@ pub mod signal;
 
 use crate::progress::{self, Verbosity};
 
+/// The variable naming the engine that builds and pushes the images when it is not the
+/// one that deploys (a CI runner that builds, a remote manager that deploys).
+pub const BUILD_HOST_VAR: &str = "STACKGEN_BUILD_HOST";
+
+/// The building engine's address (`DOCKER_HOST` style: `unix:///var/run/docker.sock`,
+/// `ssh://ci@builder`), when it is another engine than the one `DOCKER_HOST` names; `None`
+/// when unset, empty or the same: the deploying engine builds too.
+pub fn build_host() -> Option<String> {
+    let build = std::env::var(BUILD_HOST_VAR)
+        .ok()
+        .filter(|h| !h.is_empty())?;
+    let default = "unix:///var/run/docker.sock";
+    let deploy = std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| default.to_string());
+    (build != deploy).then_some(build)
+}
+
 /// `expr`, telling the progress sink each command it starts (shown with `-v`) with the
 /// variables set for it that differ from stackgen's own (`DOCKER_BUILDKIT=0`).
 pub(crate) fn traced(expr: duct::Expression) -> duct::Expression {

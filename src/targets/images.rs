@@ -9,7 +9,7 @@ use anyhow::Result;
 
 pub use crate::engine::docker::{BuildRequest, LocalImage};
 
-use crate::engine::docker;
+use crate::engine::docker::{self, On};
 use crate::error::Error;
 use crate::pipeline::Evaluated;
 use crate::progress;
@@ -17,15 +17,15 @@ use crate::render;
 use crate::stack::{ImageSource, Stack, TargetKind};
 use crate::state::generations::Generation;
 
-/// Every `repository:tag` present locally with its image, in one engine query.
+/// Every `repository:tag` the building engine has, with its image, in one engine query.
 pub fn present() -> Result<BTreeMap<String, LocalImage>> {
-    docker::local_images()
+    docker::local_images(On::Build)
 }
 
 /// The stack's images that `generation` runs and that are no longer here (a rollback
 /// builds nothing, so it needs them all).
 pub fn gone(stack: &Stack, generation: &Generation) -> Result<Vec<String>> {
-    let present = docker::local_tags()?;
+    let present = docker::local_tags(On::Build)?;
     let prefix = format!("{}/", stack.name);
     Ok(generation
         .images
@@ -46,7 +46,7 @@ pub fn remove_unused(stack: &Stack, mut keep: BTreeSet<String>) -> Result<Vec<St
     );
     let prefix = format!("{}/", stack.name);
     let mut removed = Vec::new();
-    for tag in docker::local_tags()? {
+    for tag in docker::local_tags(On::Build)? {
         if tag.starts_with(&prefix) && !keep.contains(&tag) && docker::remove_image(&tag)? {
             removed.push(tag);
         }
@@ -139,6 +139,47 @@ pub fn build_all(builds: &[BuildRequest]) -> Result<()> {
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
+}
+
+/// When another engine builds ([`crate::engine::build_host`]), copies the stack's built
+/// images among `tags` that the deploying engine lacks over to it; returns how many.
+pub fn ship(stack: &Stack, tags: impl IntoIterator<Item = String>) -> Result<usize> {
+    if crate::engine::build_host().is_none() {
+        return Ok(0);
+    }
+    let here = docker::local_tags(On::Deploy)?;
+    let prefix = format!("{}/", stack.name);
+    let missing: Vec<String> = tags
+        .into_iter()
+        .filter(|t| t.starts_with(&prefix) && !here.contains(t))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    docker::ship(&missing)?;
+    progress::note(format_args!(
+        "copied {} from the building engine: {}",
+        if missing.len() == 1 {
+            "1 image"
+        } else {
+            "the images"
+        },
+        missing.join(", ")
+    ));
+    Ok(missing.len())
+}
+
+/// [`ship`] of every image the stack builds, as tagged from its inputs now.
+pub fn ship_built(evaluated: &Evaluated) -> Result<usize> {
+    let stack = &evaluated.stack;
+    let tags = evaluated
+        .inputs
+        .iter()
+        .filter(|(name, _)| matches!(stack.services[*name].source, ImageSource::Build { .. }))
+        .map(|(name, inputs)| render::image_tag(&stack.name, name, inputs));
+    ship(stack, tags)
 }
 
 /// Pushes each built image the registry lacks, by tag; returns how many were pushed.

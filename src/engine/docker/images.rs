@@ -1,5 +1,7 @@
-//! Images on the local engine: which tags are present (with the input hash each image
-//! was built from), building one with the classic builder, removing a tag.
+//! Images on an engine: which tags are present (with the input hash each image was built
+//! from), building one with the classic builder, removing a tag, shipping images from the
+//! building engine to the deploying one. Building, removing and the base image are the
+//! building engine's ([`On::Build`]); which tags are present is asked of either.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -7,17 +9,20 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::engine::api::Api;
-use crate::engine::docker::process::{docker_cmd, each_line, run, strings, text};
+pub use crate::engine::docker::process::On;
+use crate::engine::docker::process::{docker_on, each_line, run_on, strings, text};
 use crate::error::Error;
 use crate::progress;
 
 /// stackgen's label on a built image: the sha256 of its build inputs.
 pub const INPUTS_LABEL: &str = "io.stackgen.inputs";
 
+/// Whether the building engine has `reference`.
 pub fn image_exists(reference: &str) -> Result<bool> {
-    Ok(run(&strings(&[
-        "image", "inspect", "--format", "{{.Id}}", reference,
-    ]))?
+    Ok(run_on(
+        On::Build,
+        &strings(&["image", "inspect", "--format", "{{.Id}}", reference]),
+    )?
     .status
     .success())
 }
@@ -31,10 +36,14 @@ pub struct LocalImage {
     pub inputs: Option<String>,
 }
 
-/// Every `repository:tag` present locally with its image, in one engine query.
-pub fn local_images() -> Result<BTreeMap<String, LocalImage>> {
-    let Some(api) = Api::local() else {
-        return Ok(local_tags_cli()?
+/// Every `repository:tag` the engine `on` names has, with its image, in one query.
+pub fn local_images(on: On) -> Result<BTreeMap<String, LocalImage>> {
+    let api = match on {
+        On::Deploy => Api::local(),
+        On::Build => Api::builder(),
+    };
+    let Some(api) = api else {
+        return Ok(local_tags_cli(on)?
             .into_iter()
             .map(|(tag, id)| (tag, LocalImage { id, inputs: None }))
             .collect());
@@ -58,19 +67,22 @@ pub fn local_images() -> Result<BTreeMap<String, LocalImage>> {
     Ok(out)
 }
 
-/// Every `repository:tag` present locally.
-pub fn local_tags() -> Result<BTreeSet<String>> {
-    Ok(local_images()?.into_keys().collect())
+/// Every `repository:tag` the engine `on` names has.
+pub fn local_tags(on: On) -> Result<BTreeSet<String>> {
+    Ok(local_images(on)?.into_keys().collect())
 }
 
-fn local_tags_cli() -> Result<BTreeMap<String, String>> {
-    let out = run(&strings(&[
-        "image",
-        "ls",
-        "--no-trunc",
-        "--format",
-        "{{.Repository}}:{{.Tag}} {{.ID}}",
-    ]))?;
+fn local_tags_cli(on: On) -> Result<BTreeMap<String, String>> {
+    let out = run_on(
+        on,
+        &strings(&[
+            "image",
+            "ls",
+            "--no-trunc",
+            "--format",
+            "{{.Repository}}:{{.Tag}} {{.ID}}",
+        ]),
+    )?;
     if !out.status.success() {
         anyhow::bail!("`docker image ls` failed: {}", text(&out.stderr));
     }
@@ -81,9 +93,40 @@ fn local_tags_cli() -> Result<BTreeMap<String, String>> {
         .collect())
 }
 
-/// Removes an image tag (the layers stay while another tag uses them).
+/// Removes an image tag from the building engine (the layers stay while another tag
+/// uses them).
 pub fn remove_image(tag: &str) -> Result<bool> {
-    Ok(run(&strings(&["rmi", tag]))?.status.success())
+    Ok(run_on(On::Build, &strings(&["rmi", tag]))?.status.success())
+}
+
+/// Copies images from the building engine to the deploying one: `docker save` there piped
+/// into `docker load` here, all tags in one archive so shared layers travel once.
+pub fn ship(tags: &[String]) -> Result<(), Error> {
+    let mut save = strings(&["save"]);
+    save.extend(tags.iter().cloned());
+    let out = docker_on(On::Build, &save)
+        .pipe(docker_on(On::Deploy, ["load", "--quiet"]))
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .map_err(|e| {
+            Error::runtime(format!("cannot run `docker save | docker load`: {e}"), None)
+        })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(Error::runtime(
+        format!(
+            "copying {} from the building engine to the deploying one failed: {}",
+            tags.join(", "),
+            text(&out.stderr)
+        ),
+        Some(format!(
+            "check both engines answer: `{}` builds, `DOCKER_HOST` deploys",
+            crate::engine::BUILD_HOST_VAR
+        )),
+    ))
 }
 
 /// What to build for one service.
@@ -127,7 +170,7 @@ pub fn build(req: &BuildRequest, progress: &dyn progress::Build) -> Result<(), E
     let args = build_args(req);
     let cannot =
         |e: std::io::Error| Error::runtime(format!("cannot run `docker build`: {e}"), None);
-    let reader = docker_cmd(&args)
+    let reader = docker_on(On::Build, &args)
         .env("DOCKER_BUILDKIT", "0")
         .stdin_null()
         .stderr_to_stdout()

@@ -7,7 +7,8 @@
 //! - [`checks`]: the CLI, the daemon, the Compose plugin, each with a fix;
 //! - [`containers`]: a project's containers, one reader for both of the engine's shapes,
 //!   typed states; volumes;
-//! - [`images`]: local tags, builds, removal;
+//! - [`images`]: local tags, builds, removal, shipping between engines;
+//! - [`names`]: the embedded DNS as a container sees it, a name registered again;
 //! - [`compose`]: a compose project's commands, its config hashes, one-shot scripts;
 //! - [`swarm`]: swarm state, the registry, stack deploy and its services.
 //!
@@ -17,6 +18,7 @@ pub mod checks;
 pub mod compose;
 pub mod containers;
 pub mod images;
+pub mod names;
 mod process;
 pub mod swarm;
 
@@ -28,8 +30,8 @@ pub use containers::{
     unpause, volume_exists,
 };
 pub use images::{
-    BuildRequest, INPUTS_LABEL, LocalImage, build, image_exists, local_images, local_tags,
-    remove_image,
+    BuildRequest, INPUTS_LABEL, LocalImage, On, build, image_exists, local_images, local_tags,
+    remove_image, ship,
 };
 pub use process::{Streamed, stream};
 pub use swarm::{

@@ -28,8 +28,33 @@ where
     })
 }
 
+/// Which engine a command is for: the one that deploys (`DOCKER_HOST`, as for the CLI),
+/// or the one that builds and pushes ([`crate::engine::build_host`], else the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum On {
+    Deploy,
+    Build,
+}
+
+/// A [`docker_cmd`] for the engine `on` names.
+pub(super) fn docker_on<I, S>(on: On, args: I) -> duct::Expression
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString>,
+{
+    let cmd = docker_cmd(args);
+    match (on, crate::engine::build_host()) {
+        (On::Build, Some(host)) => cmd.env("DOCKER_HOST", host).env_remove("DOCKER_CONTEXT"),
+        _ => cmd,
+    }
+}
+
 pub(super) fn run(args: &[String]) -> Result<Output> {
-    docker_cmd(args)
+    run_on(On::Deploy, args)
+}
+
+pub(super) fn run_on(on: On, args: &[String]) -> Result<Output> {
+    docker_on(on, args)
         .stdout_capture()
         .stderr_capture()
         .unchecked()

@@ -2,14 +2,16 @@
 //! pushing an image, `docker stack deploy` and `rm`, and the stack's services and tasks
 //! as the engine reports them.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Output;
 
 use anyhow::{Context, Result};
 
 use crate::engine::api::{self, Api};
-use crate::engine::docker::containers::inspect_cli;
-use crate::engine::docker::process::{docker_cmd, relay_lines, relayed, run, strings, text};
+use crate::engine::docker::process::{
+    On, docker_cmd, relay_lines, relayed, run, run_on, strings, text,
+};
 use crate::engine::logs::LogOptions;
 use crate::error::Error;
 use crate::progress;
@@ -22,17 +24,18 @@ pub fn swarm_active() -> Result<bool> {
 
 /// Whether the registry already holds `image` (by tag), asked without pulling it.
 pub fn registry_has(image: &str) -> Result<bool> {
-    Ok(
-        run(&strings(&["manifest", "inspect", "--insecure", image]))?
-            .status
-            .success(),
-    )
+    Ok(run_on(
+        On::Build,
+        &strings(&["manifest", "inspect", "--insecure", image]),
+    )?
+    .status
+    .success())
 }
 
-/// Tags a local image with its registry name and pushes it.
+/// Tags an image of the building engine with its registry name and pushes it from there.
 pub fn push(local: &str, remote: &str) -> Result<(), Error> {
     for args in [vec!["tag", local, remote], vec!["push", remote]] {
-        let out = run(&strings(&args))?;
+        let out = run_on(On::Build, &strings(&args))?;
         if !out.status.success() {
             return Err(Error::runtime(
                 format!("`docker {}` failed: {}", args.join(" "), text(&out.stderr)),
@@ -264,18 +267,62 @@ pub fn stack_services(name: &str) -> Result<Vec<SwarmService>> {
     Ok(out)
 }
 
-/// The host addresses the running tasks of a swarm service publish `port` on.
+/// `node-address:published-port` of each running task of a stack's service that
+/// publishes `port` in host mode, on whichever node it runs: the tasks and their ports
+/// from the manager, each node's address from its swarm status.
 pub fn task_addresses(stack: &str, service: &str, port: u16) -> Result<Vec<String>> {
-    let label = format!("label=com.docker.swarm.service.name={stack}_{service}");
-    let out = run(&strings(&["ps", "--quiet", "--filter", &label]))?;
+    let name = format!("{stack}_{service}");
+    let out = run(&strings(&[
+        "service",
+        "ps",
+        "--quiet",
+        "--no-trunc",
+        "--filter",
+        "desired-state=running",
+        &name,
+    ]))?;
     let ids: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let running = inspect_cli(&ids)?;
-    Ok(running
-        .into_iter()
-        .filter_map(|r| r.ports.get(&port).cloned())
+    let format =
+        "{{.NodeID}} {{range .Status.PortStatus.Ports}}{{.TargetPort}}={{.PublishedPort}} {{end}}";
+    let mut args = strings(&["inspect", "--type", "task", "--format", format]);
+    args.extend(ids);
+    let tasks = text(&run(&args)?.stdout);
+    let published: Vec<(String, String)> = tasks
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let node = fields.next()?.to_string();
+            let host_port = fields.find_map(|f| f.strip_prefix(&format!("{port}=")))?;
+            Some((node, host_port.to_string()))
+        })
+        .collect();
+    if published.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = strings(&["node", "inspect", "--format", "{{.ID}} {{.Status.Addr}}"]);
+    args.extend(
+        published
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect::<BTreeSet<_>>(),
+    );
+    let nodes = text(&run(&args)?.stdout);
+    let address = |node: &str| {
+        nodes
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .find(|(id, _)| *id == node)
+            .map(|(_, addr)| addr)
+            .filter(|a| !a.is_empty() && *a != "0.0.0.0")
+            .unwrap_or("127.0.0.1")
+            .to_string()
+    };
+    Ok(published
+        .iter()
+        .map(|(node, host_port)| format!("{}:{host_port}", address(node)))
         .collect())
 }
 

@@ -4,8 +4,9 @@
 //! for those (the config is the same) and its `--wait` then fails; the engine restarts
 //! only containers that exit, never unhealthy ones.
 //!
-//! - A paused container is unpaused, and the database or the edge taken off a network
-//!   is attached to it again: that undoes what was done to it. Only when it still does
+//! - A paused container is unpaused, the database or the edge taken off a network is
+//!   attached to it again, and a database whose name the engine's DNS lost is attached
+//!   to that network anew: that undoes what was done to it. Only when it still does
 //!   not serve a few seconds later is it healed as below.
 //! - An app that goes start-first gets a new container (a fresh network setup, a fresh
 //!   resolver) beside the old one, switched in behind the edge; that is
@@ -66,7 +67,9 @@ pub(super) fn unpaused(
     let running = docker::containers(&stack.name)?;
     let faults = broken(stack, &networks, &running, hashes);
     let unpaused = unpause(&running, &faults)?;
-    if !(reconnect(stack, &networks, &running, &faults)? || unpaused) {
+    let reconnected = reconnect(stack, &networks, &running, &faults)?;
+    let renamed = reregister(stack, &networks, &running, &faults)?;
+    if !(reconnected || renamed || unpaused) {
         return Ok((running, faults));
     }
     let deadline = Instant::now() + SETTLE;
@@ -109,6 +112,53 @@ fn reconnect(
                 c.service, c.id
             ));
             docker::connect(network, &c.id, &c.service)?;
+            any = true;
+        }
+    }
+    Ok(any)
+}
+
+/// Registers again, on each network, the name of a service others depend on (the
+/// database) when the engine's DNS no longer resolves it there, asked from another
+/// running container on that network: Docker 20.10 forgets the names of every running
+/// container when it leaves a swarm (`swarm leave --force`), and a new container of the
+/// app that asks would not resolve it either. Only when some service is `broken`; whether
+/// there was any. A start-first app is not asked for: it gets a new container.
+fn reregister(
+    stack: &Stack,
+    networks: &Networks,
+    running: &[Container],
+    broken: &BTreeMap<String, Fault>,
+) -> Result<bool, Error> {
+    if broken.is_empty() {
+        return Ok(false);
+    }
+    let depended_on = |name: &str| {
+        stack
+            .services
+            .values()
+            .any(|s| s.depends_on.iter().any(|d| d == name))
+    };
+    let mut any = false;
+    for c in running
+        .iter()
+        .filter(|c| c.is_running() && depended_on(&c.service))
+    {
+        for network in networks.get(&c.service).into_iter().flatten() {
+            let Some(asker) = running.iter().find(|o| {
+                o.service != c.service && o.is_running() && o.addresses.contains_key(network)
+            }) else {
+                continue;
+            };
+            if docker::names::resolves(&asker.id, &c.service)? != Some(false) {
+                continue;
+            }
+            progress::note(format_args!(
+                "{}: the engine's DNS lost its name on `{network}` ({} cannot resolve it); \
+                 attaching container {} again",
+                c.service, asker.service, c.id
+            ));
+            docker::names::reattach(network, &c.id, &c.service)?;
             any = true;
         }
     }

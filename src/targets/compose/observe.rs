@@ -62,7 +62,7 @@ pub(super) fn verdict(stack: &Stack, evaluated: &Evaluated) -> Result<Verdict> {
     let images = if docker::containers_resolve_tags() {
         None
     } else {
-        Some(docker::local_images()?)
+        Some(docker::local_images(docker::On::Deploy)?)
     };
     let empty = Document::parse_lenient("");
     let doc = evaluated
