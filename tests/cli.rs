@@ -165,22 +165,22 @@ fn shipped_stack_passes_the_security_check() {
         .collect();
     // The compose file's warnings, and the swarm file's (the shipped stack names a
     // registry, so it renders generated/stack.yml too): what Swarm cannot express
-    // (`no-new-privileges`, a port on one address) and a bind mount on a node.
+    // (`no-new-privileges`, the edge's ports on one address); `db/init` is a swarm config.
     assert_eq!(
         lines,
         [
             "warning: db: build: the image is built on this host",
             "warning: db: volumes: bind-mounts the host path `../db/init`",
             "warning: db (swarm): security_opt: `no-new-privileges` cannot be set on a swarm service",
-            "warning: db (swarm): volumes: bind-mounts the host path `../db/init`",
             "warning: edge: build: the image is built on this host",
             "warning: edge: volumes: bind-mounts the host path `../.stackgen/edge-admin`",
             "warning: edge: volumes: bind-mounts the host path `../.stackgen/edge`",
+            "warning: edge (swarm): ports: port 8081 is published on every interface of the node, not on the stack's `127.0.0.1`",
+            "warning: edge (swarm): ports: port 8082 is published on every interface of the node, not on the stack's `127.0.0.1`",
+            "warning: edge (swarm): security_opt: `no-new-privileges` cannot be set on a swarm service",
             "warning: greeter: build: the image is built on this host",
-            "warning: greeter (swarm): ports: port 8082 is published on every interface of the node, not on the stack's `127.0.0.1`",
             "warning: greeter (swarm): security_opt: `no-new-privileges` cannot be set on a swarm service",
             "warning: hello: build: the image is built on this host",
-            "warning: hello (swarm): ports: port 8081 is published on every interface of the node, not on the stack's `127.0.0.1`",
             "warning: hello (swarm): security_opt: `no-new-privileges` cannot be set on a swarm service",
         ]
     );

@@ -142,6 +142,26 @@ pub fn fingerprint(config: &str) -> Option<&str> {
 
 /// The config text, as `generated/edge.cfg` holds it.
 pub fn config(stack: &Stack) -> String {
+    config_for(stack, Flavour::Compose)
+}
+
+/// The config of the edge on a swarm (`generated/edge-swarm.cfg`), a swarm config every
+/// node's edge task reads: the same frontends; each backend is a set of server slots
+/// filled from the engine's DNS, which answers an app's name with the address of each of
+/// its tasks (`endpoint_mode: dnsrr`), checked every 500 ms, so a task that stops serving
+/// leaves the rotation at once. A connection refused, or closed with no answer (a task
+/// shutting down had taken it into its backlog), is tried again on another task.
+pub fn swarm_config(stack: &Stack) -> String {
+    config_for(stack, Flavour::Swarm)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flavour {
+    Compose,
+    Swarm,
+}
+
+fn config_for(stack: &Stack, flavour: Flavour) -> String {
     let routes = routes(stack);
     let mut body: Vec<String> = GLOBAL.iter().map(|l| (*l).to_string()).collect();
     let mut plain: Vec<u16> = routes.iter().map(|r| r.listen).collect();
@@ -183,10 +203,7 @@ pub fn config(stack: &Stack) -> String {
     for r in &routes {
         body.push(String::new());
         body.push(format!("backend {}", backend(r.service)));
-        body.push(format!(
-            "    server {0} {0}:{1} resolvers engine init-addr libc,none resolve-prefer ipv4",
-            r.service, r.port
-        ));
+        body.extend(servers(stack, r, flavour));
     }
     if needs_404 {
         body.push(String::new());
@@ -196,11 +213,41 @@ pub fn config(stack: &Stack) -> String {
     let mut body = body.join("\n");
     body.push('\n');
     let digest = crate::hash::hex(&Sha256::digest(body.as_bytes()));
-    format!(
-        "# generated/edge.cfg: the edge's routes (HAProxy 2.6), rendered from stack.toml by\n\
-         # `stackgen render`; `stackgen up` loads it with a seamless reload. Do not edit.\n\
-         global\n{FINGERPRINT}{digest}\n{body}"
-    )
+    let header = match flavour {
+        Flavour::Compose => {
+            "# generated/edge.cfg: the edge's routes (HAProxy 2.6), rendered from stack.toml by\n\
+             # `stackgen render`; `stackgen up` loads it with a seamless reload. Do not edit.\n"
+        }
+        Flavour::Swarm => {
+            "# generated/edge-swarm.cfg: the routes of the edge on every swarm node (HAProxy 2.6),\n\
+             # rendered from stack.toml by `stackgen render`; a swarm config. Do not edit.\n"
+        }
+    };
+    format!("{header}global\n{FINGERPRINT}{digest}\n{body}")
+}
+
+/// A backend's servers. One host: the app's service name, which the engine's DNS
+/// resolves to its one container (a replacement is added over the runtime API). A swarm:
+/// a slot for each task the app may run during a start-first update, and room to spare.
+fn servers(stack: &Stack, r: &Route, flavour: Flavour) -> Vec<String> {
+    if flavour == Flavour::Compose {
+        return vec![format!(
+            "    server {0} {0}:{1} resolvers engine init-addr libc,none resolve-prefer ipv4",
+            r.service, r.port
+        )];
+    }
+    let replicas = stack.services.get(r.service).map_or(1, |s| s.replicas);
+    vec![
+        "    timeout connect 1s".into(),
+        "    retry-on conn-failure empty-response".into(),
+        format!(
+            "    server-template {0} {2} {0}:{1} check inter 500ms fall 1 rise 1 \
+             resolvers engine init-addr none resolve-prefer ipv4",
+            r.service,
+            r.port,
+            2 * replicas + 2
+        ),
+    ]
 }
 
 /// The request's host name without its port, for host routes and redirects; hosts in
@@ -311,6 +358,20 @@ mod tests {
 
     fn shipped() -> Stack {
         Stack::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).expect("the shipped stack")
+    }
+
+    #[test]
+    fn a_swarm_edge_fills_server_slots_from_the_engines_dns_and_checks_them() {
+        let text = swarm_config(&shipped());
+        assert!(
+            text.contains(
+                "backend app-hello\n    timeout connect 1s\n    retry-on conn-failure empty-response\n    \
+                 server-template hello 4 hello:8000 check inter 500ms fall 1 rise 1 resolvers engine"
+            ),
+            "{text}"
+        );
+        assert!(text.starts_with("# generated/edge-swarm.cfg"), "{text}");
+        assert_ne!(fingerprint(&text), fingerprint(&config(&shipped())));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! are errors (strict mode), and every `{{ ... }}` is written by [`yaml::format`], the one
 //! quoting layer: a string is a YAML double-quoted scalar compose reads back unchanged.
 
+pub mod configs;
 pub mod edge;
 pub mod yaml;
 
@@ -35,6 +36,9 @@ pub struct Rendered {
     pub targets: BTreeMap<TargetKind, String>,
     /// `generated/edge.cfg`: the edge proxy's config, when the stack has an edge.
     pub edge: Option<String>,
+    /// `generated/edge-swarm.cfg`: the swarm edge's config, when the stack has an edge
+    /// and renders the swarm target.
+    pub edge_swarm: Option<String>,
 }
 
 impl Rendered {
@@ -51,6 +55,11 @@ impl Rendered {
             .map(|(kind, text)| (kind.spec().file, text.as_str()))
             .chain([(layout::LOCK_FILE, self.lock.as_str())])
             .chain(self.edge.as_deref().map(|e| (layout::EDGE_FILE, e)))
+            .chain(
+                self.edge_swarm
+                    .as_deref()
+                    .map(|e| (layout::EDGE_SWARM_FILE, e)),
+            )
             .collect();
         files.sort();
         files
@@ -143,6 +152,8 @@ struct ServiceCtx<'a> {
     registry_image: String,
     replicas: u32,
     placement: &'a [String],
+    /// Swarm: each file of its mounts as a swarm config (no host path on a node).
+    configs: Vec<configs::ConfigCtx>,
 }
 
 #[derive(Serialize)]
@@ -207,11 +218,19 @@ fn networks(svc: &Service, role: Role) -> Vec<&'static str> {
 
 /// Renders every target's file the stack renders, and the lock.
 pub fn render(stack: &Stack, inputs: &BTreeMap<String, ServiceInputs>) -> Result<Rendered, Error> {
-    let services: Vec<ServiceCtx> = stack
+    let on_swarm = stack.targets().contains(&TargetKind::Swarm);
+    let mut services: Vec<ServiceCtx> = stack
         .services
         .values()
         .map(|svc| service_ctx(stack, svc, inputs))
         .collect();
+    for (ctx, svc) in services.iter_mut().zip(stack.services.values()) {
+        if on_swarm {
+            ctx.configs = configs::of(stack, svc)?;
+        }
+    }
+    let mount_configs: Vec<&configs::ConfigCtx> =
+        services.iter().flat_map(|s| s.configs.iter()).collect();
     let secrets: BTreeMap<&str, String> = stack
         .secrets
         .keys()
@@ -223,7 +242,21 @@ pub fn render(stack: &Stack, inputs: &BTreeMap<String, ServiceInputs>) -> Result
         .map(|s| s.volume.clone())
         .collect();
     let uses = |net: &str| services.iter().any(|s| s.networks.contains(&net));
+    let edge_swarm = stack
+        .edge()
+        .filter(|_| stack.targets().contains(&TargetKind::Swarm))
+        .map(|_| edge::swarm_config(stack));
+    // Swarm configs cannot change: each version of the file gets a name of its own.
+    let edge_config = edge_swarm
+        .as_deref()
+        .and_then(edge::fingerprint)
+        .map(|f| format!("{}_edge_{}", stack.name, &f[..12.min(f.len())]));
     let ctx = minijinja::context! {
+        mount_configs => mount_configs,
+        edge_config => edge_config,
+        edge_config_file => layout::file_name(layout::EDGE_SWARM_FILE),
+        edge_config_target => format!("{}/haproxy.cfg", edge::CONFIG_DIR),
+        edge_admin_dir => edge::ADMIN_DIR,
         stack => StackCtx {
             name: &stack.name,
             base_image: &stack.base_image,
@@ -254,6 +287,7 @@ pub fn render(stack: &Stack, inputs: &BTreeMap<String, ServiceInputs>) -> Result
         lock: lock_text(stack, inputs)?,
         targets,
         edge: stack.edge().map(|_| edge::config(stack)),
+        edge_swarm,
     })
 }
 
@@ -340,6 +374,7 @@ fn service_ctx<'a>(
         },
         replicas: svc.replicas,
         placement: &svc.placement,
+        configs: Vec::new(),
         image,
     }
 }

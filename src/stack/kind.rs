@@ -61,17 +61,9 @@ pub enum Role {
     App,
     /// Holds the stack's data: never published, only on internal networks.
     Database,
-    /// The edge proxy of one host: publishes the apps' host ports and routes to them, so
-    /// that an app can be replaced start-first. Compose only: a swarm publishes the apps
-    /// itself, so an edge kind needs no swarm partial.
+    /// The edge proxy: publishes the apps' host ports and routes to them, so that an app
+    /// can be replaced start-first. On a swarm it runs on every node.
     Edge,
-}
-
-impl Role {
-    /// The targets a kind of this role deploys on.
-    pub fn deploys_on(self, target: TargetKind) -> bool {
-        self != Role::Edge || target == TargetKind::Compose
-    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -115,7 +107,7 @@ pub fn load(root: &Path, name: &str, targets: &[TargetKind]) -> Loaded {
     let (raw, file_problems) = read_kind_file(root, name);
     let missing: Vec<(String, String)> = targets
         .iter()
-        .filter(|t| raw.role.deploys_on(**t) && !dir.join(t.spec().partial).is_file())
+        .filter(|t| !dir.join(t.spec().partial).is_file())
         .map(|t| {
             let what = match std::fs::metadata(dir.join(t.spec().partial)) {
                 Ok(meta) => format!("is {}, not a regular file", super::file::describe(meta.file_type())),

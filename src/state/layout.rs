@@ -23,6 +23,8 @@ pub const SWARM_FILE: &str = "generated/stack.yml";
 pub const LOCK_FILE: &str = "generated/stack.lock";
 /// The edge proxy's config as rendered (committed, like the compose file).
 pub const EDGE_FILE: &str = "generated/edge.cfg";
+/// The swarm edge's config, a swarm config of the stack file (when it renders one).
+pub const EDGE_SWARM_FILE: &str = "generated/edge-swarm.cfg";
 
 /// stackgen's own state, beside the project: never committed, private to the deploying user.
 pub const STATE_DIR: &str = ".stackgen";

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::pipeline::Evaluated;
 use crate::progress;
 use crate::render;
-use crate::stack::{ImageSource, Stack, TargetKind};
+use crate::stack::{ImageSource, Stack};
 use crate::state::generations::Generation;
 
 /// Every `repository:tag` the building engine has, with its image, in one engine query.
@@ -185,15 +185,7 @@ pub fn ship_built(evaluated: &Evaluated) -> Result<usize> {
 /// Pushes each built image the registry lacks, by tag; returns how many were pushed.
 pub fn push(evaluated: &Evaluated, registry: &str) -> Result<(usize, usize)> {
     let (mut pushed, mut present) = (0, 0);
-    let stack = &evaluated.stack;
-    // What a swarm runs: not the one-host edge.
-    let on_swarm = |name: &String| {
-        stack
-            .services
-            .get(name)
-            .is_some_and(|s| stack.role(s).deploys_on(TargetKind::Swarm))
-    };
-    for (name, inputs) in evaluated.inputs.iter().filter(|(n, _)| on_swarm(n)) {
+    for (name, inputs) in &evaluated.inputs {
         let local = render::image_tag(&evaluated.stack.name, name, inputs);
         let remote = format!("{registry}/{local}");
         if docker::registry_has(&remote)? {

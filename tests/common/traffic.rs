@@ -79,6 +79,28 @@ impl Wrk {
             url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
             "load goes to loopback only: {url}"
         );
+        Wrk::spawn(url, connections, seconds)
+    }
+
+    /// As [`Wrk::start`], against a node of the test's own rig (an address on this
+    /// machine's private veth, never routed off it), until [`Wrk::stop`].
+    pub fn start_on_node(nodes: &super::nodes::Nodes, url: &str, connections: u32) -> Wrk {
+        assert!(
+            (1..=3).any(|i| url.starts_with(&format!("http://{}:", nodes.address(i)))),
+            "load goes to the rig's nodes only: {url}"
+        );
+        Wrk::spawn(url, connections, 900)
+    }
+
+    /// Ends the run now (wrk reports what it saw on SIGINT) and reads its report.
+    pub fn stop(self) -> WrkReport {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        self.finish()
+    }
+
+    fn spawn(url: &str, connections: u32, seconds: u32) -> Wrk {
         let mut script = tempfile::NamedTempFile::new().expect("a script file");
         script
             .write_all(SCRIPT.as_bytes())

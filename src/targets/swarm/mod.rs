@@ -15,6 +15,7 @@ use crate::error::{Error, Problem};
 use crate::pipeline::Evaluated;
 use crate::plan::{self, Desired, Observed, PlanInputs, Previous};
 use crate::progress;
+use crate::render;
 use crate::stack::{Stack, TargetKind};
 use crate::state::generations::Generation;
 use crate::state::layout;
@@ -223,24 +224,6 @@ impl Target for Swarm<'_> {
     /// at once, their lines interleaved as they come; docker prefixes every line with
     /// its task either way.
     fn logs(&self, service: Option<&str>, options: &LogOptions) -> Result<Streamed> {
-        if let Some(svc) = service.and_then(|s| self.stack.services.get(s))
-            && !self.stack.role(svc).deploys_on(TargetKind::Swarm)
-        {
-            return Err(Error::input(
-                Problem::new(
-                    "logs",
-                    format!(
-                        "`{}` does not run on a swarm: it is the one-host edge",
-                        svc.name
-                    ),
-                )
-                .hint(format!(
-                    "`stackgen logs {} --target compose` on the host that runs it",
-                    svc.name
-                )),
-            )
-            .into());
-        }
         let name = &self.stack.name;
         let running: Vec<String> = docker::stack_service_names(name)?
             .into_iter()
@@ -330,17 +313,21 @@ impl Swarm<'_> {
         })
     }
 
-    /// The URLs the running tasks of a published service answer on.
+    /// The URLs a published service answers on: through every node's edge for a routed
+    /// app, else at each of its own running tasks.
     fn service_urls(&self, name: &str) -> Result<Vec<String>> {
-        let Some(svc) = self
-            .stack
-            .services
-            .get(name)
-            .filter(|s| s.publish.is_some())
-        else {
+        let stack = self.stack;
+        let Some(svc) = stack.services.get(name).filter(|s| s.publish.is_some()) else {
             return Ok(Vec::new());
         };
-        Ok(docker::task_addresses(&self.stack.name, name, svc.port)?
+        let route = render::edge::routes(stack)
+            .into_iter()
+            .find(|r| r.service == name);
+        let (service, port) = match (stack.edge(), route) {
+            (Some(edge), Some(route)) => (edge.name.as_str(), route.listen),
+            _ => (name, svc.port),
+        };
+        Ok(docker::task_addresses(&stack.name, service, port)?
             .into_iter()
             .map(|addr| format!("http://{addr}/"))
             .collect())
@@ -351,13 +338,9 @@ impl Swarm<'_> {
         plan::desired(self.services(), Some(doc), &evaluated.inputs, &hashes)
     }
 
-    /// The services a swarm runs: all but the one-host edge.
+    /// The services a swarm runs: every one, the edge on every node.
     fn services(&self) -> impl Iterator<Item = &String> {
-        self.stack
-            .services
-            .iter()
-            .filter(|(_, s)| self.stack.role(s).deploys_on(TargetKind::Swarm))
-            .map(|(name, _)| name)
+        self.stack.services.keys()
     }
 
     /// The current generation's `stack.yml` (the last swarm deploy), when there is one.

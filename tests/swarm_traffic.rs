@@ -1,0 +1,188 @@
+//! Issue 27, section 2: a swarm deploy keeps the promise of one host. On three namespaced
+//! nodes (`scripts/nodes.sh`), the edge runs on every node and the apps publish nothing;
+//! `wrk` (never retries; keep-alive connections, GETs and POSTs, every body checked)
+//! runs against every node's edge while the traffic app is deployed start-first with two
+//! replicas, and while a deploy of it that never becomes healthy is rolled back by Swarm
+//! and by stackgen: no request fails. Everything is removed by `Nodes` when it is dropped,
+//! even on failure.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::nodes::Nodes;
+use common::traffic::{Wrk, WrkReport, write_app};
+use common::{TestProject, assert_exit, http, require_engine, stderr, stdout};
+
+/// Per node's edge: three edges, so three times this many connections in all.
+const CONNECTIONS: u32 = 16;
+
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        common::remove_project(&self.0, std::path::Path::new("/nonexistent"));
+        let _ = std::fs::remove_file(common::lock_file(&self.0));
+    }
+}
+
+fn answer(url: &str) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = std::panic::catch_unwind(|| http("GET", url)).unwrap_or((0, String::new()));
+        if got.0 == 200 || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// `up --target swarm` with wrk on every URL from a second before it starts to two
+/// seconds after it ends; its output and each node's report.
+fn up_under_load(
+    nodes: &Nodes,
+    urls: &[String],
+    sg: &dyn Fn(&[&str]) -> std::process::Output,
+) -> (std::process::Output, Vec<WrkReport>) {
+    let loads: Vec<Wrk> = urls
+        .iter()
+        .map(|u| Wrk::start_on_node(nodes, u, CONNECTIONS))
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let out = sg(&["up", "--target", "swarm"]);
+    std::thread::sleep(Duration::from_secs(2));
+    (out, loads.into_iter().map(Wrk::stop).collect())
+}
+
+#[track_caller]
+fn assert_no_failed_request(case: &str, urls: &[String], reports: &[WrkReport]) {
+    for (url, load) in urls.iter().zip(reports) {
+        eprintln!(
+            "{case}, {url}: {} requests ({} POSTs), {} failed, p99 {:?}",
+            load.requests, load.posts, load.failed, load.p99
+        );
+        assert!(
+            load.requests > 1_000 && load.posts > 200,
+            "{case}, {url}: the load ran: {}",
+            load.output
+        );
+        assert_eq!(
+            load.failed, 0,
+            "{case}, {url}: {} of {} requests failed\n{}",
+            load.failed, load.requests, load.output
+        );
+    }
+}
+
+#[test]
+fn app_deploys_on_a_swarm_drop_no_request_through_any_nodes_edge() {
+    require_engine();
+    let name = format!("sgswt-{}", std::process::id());
+    let _cleanup = Cleanup(name.clone());
+    let nodes = Nodes::up("sgv", 95, 5004);
+    let reg = nodes.registry.clone();
+    nodes.docker(
+        1,
+        &[
+            "node",
+            "update",
+            "--label-add",
+            "stackgen.db=true",
+            &nodes.name(2),
+        ],
+    );
+    let project = TestProject::shipped();
+    write_app(&project);
+    project.edit_stack(|t| {
+        // Five images pulled by three nodes and a first initdb: slower than one host.
+        t.replace("name = \"stackgen\"", &format!("name = \"{name}\""))
+            .replace("wait_timeout = 120", "wait_timeout = 300")
+            .replace(
+                "registry = \"127.0.0.1:5000\"",
+                &format!("registry = \"{reg}\""),
+            )
+            .replace("publish = 8081", "publish = 0")
+            .replace("publish = 8082", "publish = 0")
+            + "\n[services.traffic]\nkind = \"python-web\"\nbuild = \"traffic\"\nport = 8000\n\
+               publish = 0\nreplicas = 2\nenvironment = { RELEASE = \"1\" }\n"
+    });
+    let env = nodes.stackgen_env(1);
+    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    let sg = |args: &[&str]| project.stackgen_with(args, &env);
+
+    let out = sg(&["up", "--target", "swarm"]);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("edge         3/3 running"),
+        "the edge runs on every node: {}",
+        stderr(&out)
+    );
+    let stack_file = project.read("generated/stack.yml");
+    let traffic = stack_file
+        .split("\n  \"traffic\":\n")
+        .nth(1)
+        .expect("the traffic service");
+    assert!(
+        !traffic.contains("ports:") && traffic.contains("order: \"start-first\""),
+        "behind the edge an app publishes nothing and updates start-first:\n{traffic}"
+    );
+    let out = sg(&["urls", "--target", "swarm"]);
+    assert_exit(&out, 0);
+    let urls: Vec<String> = stdout(&out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("traffic\t").map(str::to_string))
+        .collect();
+    assert_eq!(urls.len(), 3, "one URL per node's edge: {urls:?}");
+    for url in &urls {
+        assert_eq!(answer(url), (200, "Hello, world!".into()), "{url}");
+    }
+    let tasks = nodes.docker(
+        1,
+        &[
+            "service",
+            "ps",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.Node}}",
+            &format!("{name}_traffic"),
+        ],
+    );
+    assert_eq!(tasks.lines().count(), 2, "two replicas: {tasks}");
+
+    // A good deploy of the app: start-first, task by task, behind every node's edge.
+    project.edit_stack(|t| t.replace("RELEASE = \"1\"", "RELEASE = \"2\""));
+    let (out, reports) = up_under_load(&nodes, &urls, &sg);
+    assert_exit(&out, 0);
+    assert_no_failed_request("good deploy", &urls, &reports);
+    let release = nodes.docker(
+        1,
+        &[
+            "service",
+            "inspect",
+            "--format",
+            "{{.Spec.TaskTemplate.ContainerSpec.Env}}",
+            &format!("{name}_traffic"),
+        ],
+    );
+    assert!(release.contains("RELEASE=2"), "{release}");
+
+    // A deploy that never becomes healthy: Swarm rolls it back, then stackgen deploys the
+    // last good generation again; the old tasks serve throughout.
+    project.write(
+        "traffic/app.py",
+        "from aiohttp import web\n\nasync def no(_r):\n    return web.Response(status=503)\n\n\
+         app = web.Application()\napp.router.add_get(\"/\", no)\nweb.run_app(app, port=8000)\n",
+    );
+    let (out, reports) = up_under_load(&nodes, &urls, &sg);
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains("Swarm rolled `traffic` back"),
+        "{}",
+        stderr(&out)
+    );
+    assert_no_failed_request("failed deploy", &urls, &reports);
+    for url in &urls {
+        assert_eq!(answer(url), (200, "Hello, world!".into()), "{url}");
+    }
+}
