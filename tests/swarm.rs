@@ -163,9 +163,31 @@ fn the_same_stack_deploys_to_three_nodes_rolls_forward_and_back() {
     ]);
     assert_eq!(db_order, "stop-first");
 
-    // status and diff read the swarm stack: all in sync, nothing to do.
+    // A no-op `up` is proven from the services' specs and the generation, through the
+    // manager's API, without `docker stack deploy`.
+    let out = sg(&["up", "--target", "swarm"]);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains(": nothing changed (4 services checked in ")
+            && !stderr(&out).contains("Updating service"),
+        "{}",
+        stderr(&out)
+    );
+
+    // status and diff read the swarm stack: all in sync, each task's node shown,
+    // nothing to do.
     let out = sg(&["status", "--target", "swarm"]);
     assert_exit(&out, 0);
+    let db_row = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("db "))
+        .map(str::to_string)
+        .unwrap_or_default();
+    assert!(
+        db_row.contains(&format!("1/1 running on {}", nodes.name(2))),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(
         stdout(&out).matches(" in sync").count(),
         4,
@@ -178,6 +200,38 @@ fn the_same_stack_deploys_to_three_nodes_rolls_forward_and_back() {
         stdout(&out).starts_with("generated/stack.yml: no changes\n"),
         "{}",
         stdout(&out)
+    );
+
+    // backup and restore on the swarm, with the database on node 2: a one-shot
+    // container on the stack's network, from the manager.
+    let out = sg(&["backup", "--target", "swarm"]);
+    assert_exit(&out, 0);
+    let backup = stdout(&out).trim().to_string();
+    assert!(backup.ends_with("-gen1.sql.gz"), "{backup}");
+    let db = nodes.docker(
+        2,
+        &[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.swarm.service.name={name}_db"),
+        ],
+    );
+    let change = "UPDATE greetings SET message = 'changed'";
+    nodes.docker(
+        2,
+        &[
+            "exec", &db, "psql", "-q", "-U", "app", "-d", "app", "-c", change,
+        ],
+    );
+    assert_eq!(answer(&greeter[0]).1, "changed");
+    let out = sg(&["restore", "--target", "swarm", "--yes", &backup]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        answer(&greeter[0]),
+        (200, "Hello, world!".into()),
+        "{}",
+        stderr(&out)
     );
 
     // A changed app: the plan names it and its file, then it rolls out (start-first)

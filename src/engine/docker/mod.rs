@@ -8,9 +8,11 @@
 //! - [`containers`]: a project's containers, one reader for both of the engine's shapes,
 //!   typed states; volumes;
 //! - [`images`]: local tags, builds, removal, shipping between engines;
+//! - [`one_shot`]: a one-shot container on a swarm stack's network (backups);
 //! - [`names`]: the embedded DNS as a container sees it, a name registered again;
 //! - [`compose`]: a compose project's commands, its config hashes, one-shot scripts;
-//! - [`swarm`]: swarm state, the registry, stack deploy and its services.
+//! - [`swarm`]: swarm state, the registry, stack deploy and its services;
+//! - [`swarm_state`]: a stack's services, tasks and nodes in three API requests.
 //!
 //! Argument vectors are built by pure functions, tested beside them.
 
@@ -19,8 +21,10 @@ pub mod compose;
 pub mod containers;
 pub mod images;
 pub mod names;
+pub mod one_shot;
 mod process;
 pub mod swarm;
+pub mod swarm_state;
 
 pub use checks::{check_compose, check_daemon};
 pub use compose::{Input, Project, compose_identity, config_hashes};

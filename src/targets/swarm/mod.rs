@@ -4,11 +4,14 @@
 //! service's replicas and update state afterwards to tell success from that.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
 
 use anyhow::Result;
 use sha2::Digest;
 
 use crate::document::Document;
+use crate::engine::docker::swarm_state::StackState;
 use crate::engine::docker::{self, Streamed, SwarmService};
 use crate::engine::logs::LogOptions;
 use crate::error::{Error, Problem};
@@ -16,11 +19,17 @@ use crate::pipeline::Evaluated;
 use crate::plan::{self, Desired, Observed, PlanInputs, Previous};
 use crate::progress;
 use crate::render;
-use crate::stack::{Stack, TargetKind};
+use crate::stack::kind::Backup;
+use crate::stack::{Service, Stack, TargetKind};
 use crate::state::generations::Generation;
 use crate::state::layout;
-use crate::targets::interface::{DeployFailure, Deployed, EngineUse, StatusRow, Target, Words};
+use crate::targets::interface::{
+    DeployFailure, Deployed, EngineUse, StatusRow, Target, Verdict, Words,
+};
 use crate::targets::{deployed, images};
+
+mod data;
+mod noop;
 
 pub struct Swarm<'a> {
     pub stack: &'a Stack,
@@ -90,7 +99,7 @@ impl Target for Swarm<'_> {
             ));
         }
         self.check_converged(ok, &services)?;
-        Ok(self.deployed(services.len())?)
+        Ok(self.record(text, services.len())?)
     }
 
     fn activate_generation(&self, generation: &Generation) -> Result<Deployed, DeployFailure> {
@@ -109,7 +118,7 @@ impl Target for Swarm<'_> {
             .services()
             .filter(|n| generation.images.contains_key(*n))
             .count();
-        Ok(self.deployed(count)?)
+        Ok(self.record(&text, count)?)
     }
 
     fn observe(&self, evaluated: &Evaluated) -> Result<PlanInputs> {
@@ -136,11 +145,29 @@ impl Target for Swarm<'_> {
         })
     }
 
+    fn serves(&self, svc: &Service) -> Result<bool, Error> {
+        data::serves(self.stack, svc)
+    }
+
+    fn dump(&self, svc: &Service, backup: &Backup, out: &mut dyn Write) -> Result<u64, Error> {
+        data::dump(self.stack, svc, backup, out)
+    }
+
+    fn load(&self, svc: &Service, backup: &Backup, input: File) -> Result<(), Error> {
+        data::load(self.stack, svc, backup, input)
+    }
+
+    fn unchanged(&self, evaluated: &Evaluated) -> Result<Verdict> {
+        noop::verdict(evaluated, &|state| self.urls_in(state))
+    }
+
     fn status(&self) -> Result<Vec<StatusRow>> {
         let generated =
             std::fs::read_to_string(self.stack.root.join(self.file())).unwrap_or_default();
         let doc = Document::parse_lenient(&generated);
         let running = docker::stack_services(&self.stack.name)?;
+        // Each task's node (and the URLs), when the manager's API is on a local socket.
+        let tasks = docker::swarm_state::stack_state(&self.stack.name)?;
         let mut rows = Vec::new();
         for name in doc.services().keys() {
             let want = doc.image(name).unwrap_or("");
@@ -168,8 +195,24 @@ impl Target for Swarm<'_> {
             if !have.update_state.is_empty() && have.update_state != "completed" {
                 detail.push(format!("last update: {}", have.update_state));
             }
-            let url = self.service_urls(name)?.join(" ");
-            let state = format!("{}/{} running", have.running, have.desired);
+            let (url, on) = match &tasks {
+                Some(state) => {
+                    let urls = self.urls_in(state);
+                    let urls = urls
+                        .iter()
+                        .filter(|(s, _)| s == name)
+                        .map(|(_, u)| u.as_str());
+                    let nodes = state.nodes_of(name);
+                    let on = if nodes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" on {}", nodes.join(", "))
+                    };
+                    (urls.collect::<Vec<_>>().join(" "), on)
+                }
+                None => (self.service_urls(name)?.join(" "), String::new()),
+            };
+            let state = format!("{}/{} running{on}", have.running, have.desired);
             rows.push(StatusRow::observed(
                 name,
                 state,
@@ -316,21 +359,47 @@ impl Swarm<'_> {
     /// The URLs a published service answers on: through every node's edge for a routed
     /// app, else at each of its own running tasks.
     fn service_urls(&self, name: &str) -> Result<Vec<String>> {
-        let stack = self.stack;
-        let Some(svc) = stack.services.get(name).filter(|s| s.publish.is_some()) else {
+        let Some((service, port)) = self.answers_at(name) else {
             return Ok(Vec::new());
         };
-        let route = render::edge::routes(stack)
-            .into_iter()
-            .find(|r| r.service == name);
-        let (service, port) = match (stack.edge(), route) {
-            (Some(edge), Some(route)) => (edge.name.as_str(), route.listen),
-            _ => (name, svc.port),
-        };
-        Ok(docker::task_addresses(&stack.name, service, port)?
+        Ok(docker::task_addresses(&self.stack.name, service, port)?
             .into_iter()
             .map(|addr| format!("http://{addr}/"))
             .collect())
+    }
+
+    /// The service whose tasks answer for `name`, and the port they publish for it: the
+    /// edge's listen port of its route, or its own port; `None` when it publishes nothing.
+    fn answers_at<'s>(&'s self, name: &'s str) -> Option<(&'s str, u16)> {
+        let stack = self.stack;
+        let svc = stack.services.get(name).filter(|s| s.publish.is_some())?;
+        let route = render::edge::routes(stack)
+            .into_iter()
+            .find(|r| r.service == name);
+        Some(match (stack.edge(), route) {
+            (Some(edge), Some(route)) => (edge.name.as_str(), route.listen),
+            _ => (name, svc.port),
+        })
+    }
+
+    /// Every service's URLs as a [`StackState`] read through the API tells them.
+    fn urls_in(&self, state: &StackState) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for name in self.services() {
+            if let Some((service, port)) = self.answers_at(name) {
+                for addr in state.addresses(service, port) {
+                    out.push((name.clone(), format!("http://{addr}/")));
+                }
+            }
+        }
+        out
+    }
+
+    /// The record of what a converged deploy of `text` left running.
+    fn record(&self, text: &str, services: usize) -> Result<Deployed> {
+        let mut deployed = self.deployed(services)?;
+        deployed.proof = noop::proof(self.stack, text)?;
+        Ok(deployed)
     }
 
     fn desired(&self, evaluated: &Evaluated, doc: &Document) -> BTreeMap<String, Desired> {
