@@ -7,7 +7,7 @@
 #   nodes.sh down    remove everything `up` made (also after a crash; safe to re-run)
 #   nodes.sh status  what runs, and each engine's memory
 #   nodes.sh env     the `export` lines again
-#   nodes.sh kill N | restart N   kill node N's engine (SIGKILL) / start it again
+#   nodes.sh kill N | restart N   node N loses power (every process of it, SIGKILL) / boots
 #
 # Layout (nothing is routed off this machine: the node namespaces have no default route):
 #   netns <p>sw   a bridge joining the nodes and the host (an empty "switch" namespace)
@@ -48,7 +48,7 @@ until_ok() { local secs=$1 k; shift; for ((k = 0; k < secs * 5; k++)); do "$@" >
 pid_in() { [ -s "$1" ] && cat "$1" 2>/dev/null; }
 ours() { grep -q ":pids:/$P\(/\|$\)" "/proc/$1/cgroup" 2>/dev/null; }
 signal_ours() { local sig=$1 pid; shift; for pid in "$@"; do [ -n "$pid" ] && ours "$pid" && kill -s "$sig" "$pid" 2>/dev/null; done; true; }
-our_pids() { [ -d "/sys/fs/cgroup/pids/$P" ] && find "/sys/fs/cgroup/pids/$P" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -un; }
+our_pids() { [ -d "/sys/fs/cgroup/pids/$P${1:+/$1}" ] && find "/sys/fs/cgroup/pids/$P${1:+/$1}" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -un; }
 our_namespaces() { ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$P(sw|[0-9]+)$"; }
 
 # Runs CMD in the background inside cgroup /<p>/SUB (every controller in $CTRLS).
@@ -187,14 +187,30 @@ engine_start() {   # containerd + dockerd in netns <p>I, own UTS namespace (host
     wait"
 }
 
-engine_restart() {   # dockerd again, in the namespaces of the containerd that kept running
+engine_restart() {   # node I's engine again: in the namespaces of the containerd that kept
+  # running when only dockerd was killed, else (the node lost power) from scratch
   local i=$1 d=$DATA/$P$1 r=/run/$P$1 cpid
-  cpid=$(pid_in "$r/containerd.pid") && ours "$cpid" || die "node $i's containerd is not running"
   rm -f "$r/dockerd.pid"
-  in_cgroup "$P$i/daemon" nsenter -t "$cpid" -n -m -u -- \
-    bash -c "exec nice -n 10 dockerd $(engine_args "$i") >>$d/dockerd.log 2>&1"
+  if cpid=$(pid_in "$r/containerd.pid") && ours "$cpid"; then
+    in_cgroup "$P$i/daemon" nsenter -t "$cpid" -n -m -u -- \
+      bash -c "exec nice -n 10 dockerd $(engine_args "$i") >>$d/dockerd.log 2>&1"
+  else
+    rm -f "$r/containerd/containerd.sock"
+    engine_start "$i"
+  fi
   until_ok 60 D "$i" info || die "node $i's engine did not come back (see $d/dockerd.log)"
   open_container_subnets "$i"
+}
+
+power_off() {   # every process of node I (engine, containerd, shims, containers): SIGKILL
+  local i=$1 n left
+  for ((n = 0; n < 20; n++)); do
+    left=$(our_pids "$P$i")
+    [ -z "$left" ] && return 0
+    signal_ours KILL $left
+    sleep 0.1
+  done
+  die "node $i's processes did not all die"
 }
 
 # The host reaches the containers of a node through its route; dockerd's FORWARD chain
@@ -327,7 +343,7 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   env) [ -e "$STATE" ] && . "$STATE"; print_env ;;
-  kill) signal_ours KILL "$(pid_in "/run/$P${2:?node}/dockerd.pid")" ;;
+  kill) power_off "${2:?node}" ;;
   restart) engine_restart "${2:?node}" ;;
   *) echo "usage: $0 up|down|status|env|kill N|restart N" >&2; exit 2 ;;
 esac

@@ -2,8 +2,9 @@
 //! nodes (`scripts/nodes.sh`), the edge runs on every node and the apps publish nothing;
 //! `wrk` (never retries; keep-alive connections, GETs and POSTs, every body checked)
 //! runs against every node's edge while the traffic app is deployed start-first with two
-//! replicas, and while a deploy of it that never becomes healthy is rolled back by Swarm
-//! and by stackgen: no request fails. Everything is removed by `Nodes` when it is dropped,
+//! replicas, while a deploy of it that never becomes healthy is rolled back by Swarm
+//! and by stackgen, and while a node running one of its tasks loses power (every process
+//! of it killed): no request fails, and the app is back at full replicas elsewhere. Everything is removed by `Nodes` when it is dropped,
 //! even on failure.
 
 mod common;
@@ -185,4 +186,69 @@ fn app_deploys_on_a_swarm_drop_no_request_through_any_nodes_edge() {
     for url in &urls {
         assert_eq!(answer(url), (200, "Hello, world!".into()), "{url}");
     }
+
+    // A node that runs a task of the app loses power (every process of it killed): the
+    // other nodes' edges drop nothing, and Swarm runs the app at full replicas elsewhere.
+    let running_on = || {
+        nodes.docker(
+            1,
+            &[
+                "service",
+                "ps",
+                "--filter",
+                "desired-state=running",
+                "--format",
+                "{{.Node}} {{.CurrentState}}",
+                &format!("{name}_traffic"),
+            ],
+        )
+    };
+    let before = running_on();
+    let victim: u8 = [2, 3]
+        .into_iter()
+        .find(|i| {
+            before
+                .lines()
+                .any(|l| l.starts_with(&format!("{} ", nodes.name(*i))))
+        })
+        .expect("a task of the app on node 2 or 3 (two replicas spread over three nodes)");
+    let survivors: Vec<String> = urls
+        .iter()
+        .filter(|u| !u.contains(&format!("//{}:", nodes.address(victim))))
+        .cloned()
+        .collect();
+    assert_eq!(survivors.len(), 2, "{urls:?}");
+    let loads: Vec<Wrk> = survivors
+        .iter()
+        .map(|u| Wrk::start_on_node(&nodes, u, CONNECTIONS))
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let killed = Instant::now();
+    let out = nodes.script(&["kill", &victim.to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gone = format!("{} ", nodes.name(victim));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let now = running_on();
+        let elsewhere = now
+            .lines()
+            .filter(|l| !l.starts_with(&gone) && l.contains("Running"))
+            .count();
+        if elsewhere == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not back at 2 replicas:\n{now}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!(
+        "node {victim} killed: the app at full replicas on the others after {:.1}s",
+        killed.elapsed().as_secs_f64()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let reports: Vec<WrkReport> = loads.into_iter().map(Wrk::stop).collect();
+    assert_no_failed_request("a node killed", &survivors, &reports);
 }
