@@ -7,38 +7,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::nodes::Nodes;
-use common::{TestProject, assert_exit, http, require_engine, stderr, stdout};
-
-/// The images the test built on the host's engine, removed when dropped.
-struct HostImages(String);
-
-impl Drop for HostImages {
-    fn drop(&mut self) {
-        common::remove_project(&self.0, std::path::Path::new("/nonexistent"));
-        let _ = std::fs::remove_file(common::lock_file(&self.0));
-    }
-}
-
-/// Retries a GET until it answers 200 or 20 s passed.
-fn answer(url: &str) -> (u16, String) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let got = std::panic::catch_unwind(|| http("GET", url)).unwrap_or((0, String::new()));
-        if got.0 == 200 || Instant::now() > deadline {
-            return got;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
+use common::nodes::{HostProject, Nodes};
+use common::{TestProject, answer, assert_exit, require_engine, stderr, stdout};
 
 #[test]
 fn a_swarm_left_under_a_compose_stack_is_reported_unreachable_and_healed() {
     require_engine();
     let name = format!("sgdns-{}", std::process::id());
-    let _images = HostImages(name.clone());
+    let _images = HostProject(name.clone());
     let nodes = Nodes::up("sgu", 96, 5003);
     // Node 3 starts out of any swarm, as a plain engine of its own would.
     nodes.docker(3, &["swarm", "leave", "--force"]);
@@ -53,9 +29,7 @@ fn a_swarm_left_under_a_compose_stack_is_reported_unreachable_and_healed() {
                 &format!("bind_address = \"{address}\""),
             )
     });
-    let env = nodes.stackgen_env(3);
-    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
-    let sg = |args: &[&str]| project.stackgen_with(args, &env);
+    let sg = |args: &[&str]| nodes.stackgen(&project, 3, args, &[]);
 
     let out = sg(&["up"]);
     assert_exit(&out, 0);

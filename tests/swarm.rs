@@ -8,44 +8,16 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::nodes::{HostNeighbours, Nodes};
-use common::{TestProject, assert_exit, docker, http, require_engine, stderr, stdout};
-
-/// stackgen deploying through the manager, building on the host's engine, plus `extra`.
-fn on_nodes(
-    project: &TestProject,
-    nodes: &Nodes,
-    args: &[&str],
-    extra: &[(&str, &std::ffi::OsStr)],
-) -> std::process::Output {
-    let env = nodes.stackgen_env(1);
-    let mut all: Vec<(&str, &std::ffi::OsStr)> =
-        env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
-    all.extend_from_slice(extra);
-    project.stackgen_with(args, &all)
-}
+use common::{TestProject, answer, assert_exit, docker, require_engine, stderr, stdout};
 
 fn swarm_urls(project: &TestProject, nodes: &Nodes, service: &str) -> Vec<String> {
-    let out = on_nodes(project, nodes, &["urls", "--target", "swarm"], &[]);
+    let out = nodes.stackgen(project, 1, &["urls", "--target", "swarm"], &[]);
     assert_exit(&out, 0);
     stdout(&out)
         .lines()
         .filter_map(|l| l.strip_prefix(&format!("{service}\t")).map(str::to_string))
         .collect()
-}
-
-/// Retries a GET until it answers 200 (a task may still be binding its port).
-fn answer(url: &str) -> (u16, String) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let got = std::panic::catch_unwind(|| http("GET", url)).unwrap_or((0, String::new()));
-        if got.0 == 200 || Instant::now() > deadline {
-            return got;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 #[test]
@@ -79,14 +51,14 @@ fn the_same_stack_deploys_to_three_nodes_rolls_forward_and_back() {
             .replace("publish = 8081", "publish = 0\nreplicas = 2")
             .replace("publish = 8082", "publish = 0")
     });
-    let sg = |args: &[&str]| on_nodes(&project, &nodes, args, &[]);
+    let sg = |args: &[&str]| nodes.stackgen(&project, 1, args, &[]);
     let manager = |args: &[&str]| nodes.docker(1, args);
 
     // Push: everything the first time, nothing the second. Issue 24: building and
     // pushing never run compose, so a docker CLI without the Compose plugin does.
     let (_no_compose_dir, no_compose) = common::docker_without_compose();
     let no_compose = [("STACKGEN_DOCKER", no_compose.as_os_str())];
-    let out = on_nodes(&project, &nodes, &["push"], &no_compose);
+    let out = nodes.stackgen(&project, 1, &["push"], &no_compose);
     assert_exit(&out, 0);
     assert!(
         stderr(&out).contains(&format!("4 pushed, 0 already in {reg}")),
@@ -294,12 +266,7 @@ fn the_same_stack_deploys_to_three_nodes_rolls_forward_and_back() {
     }
 
     // Issue 24: `down --target swarm` is `docker stack rm`, so it needs no Compose.
-    let out = on_nodes(
-        &project,
-        &nodes,
-        &["down", "--target", "swarm"],
-        &no_compose,
-    );
+    let out = nodes.stackgen(&project, 1, &["down", "--target", "swarm"], &no_compose);
     assert_exit(&out, 0);
     assert!(
         stderr(&out).contains(&format!("stack `{name}` is removed from the swarm")),

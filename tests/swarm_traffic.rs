@@ -3,40 +3,21 @@
 //! `wrk` (never retries; keep-alive connections, GETs and POSTs, every body checked)
 //! runs against every node's edge while the traffic app is deployed start-first with two
 //! replicas, while a deploy of it that never becomes healthy is rolled back by Swarm
-//! and by stackgen, and while a node running one of its tasks loses power (every process
-//! of it killed): no request fails, and the app is back at full replicas elsewhere. Everything is removed by `Nodes` when it is dropped,
+//! and by stackgen, while a node running one of its tasks is drained in the middle of a
+//! deploy, and while such a node loses power (every process of it killed): no request
+//! fails through the other nodes' edges, and the app is back at full replicas elsewhere. Everything is removed by `Nodes` when it is dropped,
 //! even on failure.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::nodes::Nodes;
+use common::nodes::{HostProject, Nodes};
 use common::traffic::{Wrk, WrkReport, write_app};
-use common::{TestProject, assert_exit, http, require_engine, stderr, stdout};
+use common::{TestProject, answer, assert_exit, require_engine, stderr, stdout};
 
 /// Per node's edge: three edges, so three times this many connections in all.
 const CONNECTIONS: u32 = 16;
-
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        common::remove_project(&self.0, std::path::Path::new("/nonexistent"));
-        let _ = std::fs::remove_file(common::lock_file(&self.0));
-    }
-}
-
-fn answer(url: &str) -> (u16, String) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = std::panic::catch_unwind(|| http("GET", url)).unwrap_or((0, String::new()));
-        if got.0 == 200 || Instant::now() > deadline {
-            return got;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
 
 /// `up --target swarm` with wrk on every URL from a second before it starts to two
 /// seconds after it ends; its output and each node's report.
@@ -79,7 +60,7 @@ fn assert_no_failed_request(case: &str, urls: &[String], reports: &[WrkReport]) 
 fn app_deploys_on_a_swarm_drop_no_request_through_any_nodes_edge() {
     require_engine();
     let name = format!("sgswt-{}", std::process::id());
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = HostProject(name.clone());
     let nodes = Nodes::up("sgv", 95, 5004);
     let reg = nodes.registry.clone();
     nodes.docker(
@@ -107,9 +88,7 @@ fn app_deploys_on_a_swarm_drop_no_request_through_any_nodes_edge() {
             + "\n[services.traffic]\nkind = \"python-web\"\nbuild = \"traffic\"\nport = 8000\n\
                publish = 0\nreplicas = 2\nenvironment = { RELEASE = \"1\" }\n"
     });
-    let env = nodes.stackgen_env(1);
-    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
-    let sg = |args: &[&str]| project.stackgen_with(args, &env);
+    let sg = |args: &[&str]| nodes.stackgen(&project, 1, args, &[]);
 
     let out = sg(&["up", "--target", "swarm"]);
     assert_exit(&out, 0);
@@ -187,8 +166,8 @@ fn app_deploys_on_a_swarm_drop_no_request_through_any_nodes_edge() {
         assert_eq!(answer(url), (200, "Hello, world!".into()), "{url}");
     }
 
-    // A node that runs a task of the app loses power (every process of it killed): the
-    // other nodes' edges drop nothing, and Swarm runs the app at full replicas elsewhere.
+    // A node that runs a task of the app is drained in the middle of a deploy of it: the
+    // deploy converges, and the other nodes' edges drop nothing.
     let running_on = || {
         nodes.docker(
             1,
@@ -203,21 +182,89 @@ fn app_deploys_on_a_swarm_drop_no_request_through_any_nodes_edge() {
             ],
         )
     };
-    let before = running_on();
-    let victim: u8 = [2, 3]
-        .into_iter()
-        .find(|i| {
-            before
-                .lines()
-                .any(|l| l.starts_with(&format!("{} ", nodes.name(*i))))
-        })
-        .expect("a task of the app on node 2 or 3 (two replicas spread over three nodes)");
-    let survivors: Vec<String> = urls
+    let pick = |running: &str, urls: &[String]| -> (u8, Vec<String>) {
+        let victim: u8 = [2, 3]
+            .into_iter()
+            .find(|i| {
+                running
+                    .lines()
+                    .any(|l| l.starts_with(&format!("{} ", nodes.name(*i))))
+            })
+            .expect("a task of the app on node 2 or 3 (two replicas spread over three nodes)");
+        let others: Vec<String> = urls
+            .iter()
+            .filter(|u| !u.contains(&format!("//{}:", nodes.address(victim))))
+            .cloned()
+            .collect();
+        assert_eq!(others.len(), 2, "{urls:?}");
+        (victim, others)
+    };
+    project.write("traffic/app.py", common::traffic::APP);
+    project.edit_stack(|t| t.replace("RELEASE = \"2\"", "RELEASE = \"3\""));
+    let (drained, others) = pick(&running_on(), &urls);
+    let loads: Vec<Wrk> = others
         .iter()
-        .filter(|u| !u.contains(&format!("//{}:", nodes.address(victim))))
-        .cloned()
+        .map(|u| Wrk::start_on_node(&nodes, u, CONNECTIONS))
         .collect();
-    assert_eq!(survivors.len(), 2, "{urls:?}");
+    std::thread::sleep(Duration::from_secs(1));
+    let out = std::thread::scope(|scope| {
+        let deploy = scope.spawn(|| sg(&["up", "--target", "swarm"]));
+        std::thread::sleep(Duration::from_secs(8));
+        nodes.docker(
+            1,
+            &[
+                "node",
+                "update",
+                "--availability",
+                "drain",
+                &nodes.name(drained),
+            ],
+        );
+        deploy.join().expect("the deploy thread")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let reports: Vec<WrkReport> = loads.into_iter().map(Wrk::stop).collect();
+    assert_exit(&out, 0);
+    assert_no_failed_request("a node drained mid-deploy", &others, &reports);
+    let after = running_on();
+    assert!(
+        !after.contains(&format!("{} ", nodes.name(drained))) && after.lines().count() == 2,
+        "the app's tasks left the drained node:\n{after}"
+    );
+    nodes.docker(
+        1,
+        &[
+            "node",
+            "update",
+            "--availability",
+            "active",
+            &nodes.name(drained),
+        ],
+    );
+    // Its edge is back, a new task on a new ephemeral port (publish = 0).
+    let traffic_urls = || -> Vec<String> {
+        let out = sg(&["urls", "--target", "swarm"]);
+        stdout(&out)
+            .lines()
+            .filter_map(|l| l.strip_prefix("traffic\t").map(str::to_string))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let urls = loop {
+        let now = traffic_urls();
+        if now.len() == 3 && now.iter().all(|u| answer(u).0 == 200) {
+            break now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the drained node's edge is not back: {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+
+    // A node that runs a task of the app loses power (every process of it killed): the
+    // other nodes' edges drop nothing, and Swarm runs the app at full replicas elsewhere.
+    let (victim, survivors) = pick(&running_on(), &urls);
     let loads: Vec<Wrk> = survivors
         .iter()
         .map(|u| Wrk::start_on_node(&nodes, u, CONNECTIONS))

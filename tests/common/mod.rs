@@ -382,6 +382,19 @@ pub fn remove_project(name: &str, compose_file: &Path) {
     }
 }
 
+/// A GET retried until it answers 200 or 30 s passed (a task or container may still be
+/// binding its port); the last answer, `(0, "")` when none came.
+pub fn answer(url: &str) -> (u16, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let got = std::panic::catch_unwind(|| http("GET", url)).unwrap_or((0, String::new()));
+        if got.0 == 200 || std::time::Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
 /// A minimal HTTP/1.1 client over a real TCP connection: returns (status, body).
 pub fn http(method: &str, url: &str) -> (u16, String) {
     let rest = url.strip_prefix("http://").expect("http url");

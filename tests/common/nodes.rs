@@ -92,13 +92,32 @@ impl Nodes {
         text(&out.stdout)
     }
 
-    /// The environment stackgen runs with to deploy through node `i` while the host's
-    /// engine builds and pushes.
-    pub fn stackgen_env(&self, i: u8) -> Vec<(&'static str, OsString)> {
-        vec![
-            ("DOCKER_HOST", self.host(i).into()),
-            ("STACKGEN_BUILD_HOST", "unix:///var/run/docker.sock".into()),
-        ]
+    /// stackgen in `project`, deploying through node `i` while the host's engine builds
+    /// and pushes, with `extra` set too.
+    pub fn stackgen(
+        &self,
+        project: &super::TestProject,
+        i: u8,
+        args: &[&str],
+        extra: &[(&str, &std::ffi::OsStr)],
+    ) -> Output {
+        let host: OsString = self.host(i).into();
+        let builder: OsString = "unix:///var/run/docker.sock".into();
+        let mut env: Vec<(&str, &std::ffi::OsStr)> =
+            vec![("DOCKER_HOST", &host), ("STACKGEN_BUILD_HOST", &builder)];
+        env.extend_from_slice(extra);
+        project.stackgen_with(args, &env)
+    }
+}
+
+/// What a test built on the host's engine under the project `name` (its images, its
+/// lock), removed when dropped.
+pub struct HostProject(pub String);
+
+impl Drop for HostProject {
+    fn drop(&mut self) {
+        super::remove_project(&self.0, std::path::Path::new("/nonexistent"));
+        let _ = std::fs::remove_file(super::lock_file(&self.0));
     }
 }
 

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::engine::docker::process::{docker, docker_cmd, relayed, run, strings, text};
+use crate::engine::docker::process::{
+    docker, docker_cmd, relayed, run, script_failed, strings, text,
+};
 use crate::engine::logs::LogOptions;
 use crate::error::Error;
 
@@ -327,16 +329,10 @@ fn feed(args: Vec<String>, input: Input, how: &str, service: &str) -> Result<(),
 
 /// The error of a script that failed in a container: its exit code and last lines.
 fn failed(how: &str, service: &str, code: Option<i32>, stderr: &[u8]) -> Error {
-    let stderr = text(stderr);
-    let tail: Vec<&str> = stderr.lines().rev().take(8).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
-    Error::runtime(
-        format!(
-            "`docker compose {how}` in `{service}` exited with {}:\n  {}",
-            code.map_or("a signal".to_string(), |c| format!("code {c}")),
-            tail.join("\n  ")
-        ),
-        None,
+    script_failed(
+        &format!("`docker compose {how}` in `{service}`"),
+        code,
+        stderr,
     )
 }
 

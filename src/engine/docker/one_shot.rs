@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::engine::docker::process::{docker, docker_cmd, strings, text};
+use crate::engine::docker::process::{docker, docker_cmd, script_failed, strings};
 use crate::error::Error;
 
 /// What to run.
@@ -100,19 +100,8 @@ pub fn run_with(o: &OneShot, input: File) -> Result<(), Error> {
 }
 
 fn failed(o: &OneShot, code: Option<i32>, stderr: &[u8]) -> Error {
-    let stderr = text(stderr);
-    let tail: Vec<&str> = stderr.lines().rev().take(8).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
-    Error::runtime(
-        format!(
-            "a one-shot container of `{}` on `{}` exited with {}:\n  {}",
-            o.image,
-            o.network,
-            code.map_or("a signal".to_string(), |c| format!("code {c}")),
-            tail.join("\n  ")
-        ),
-        None,
-    )
+    let what = format!("a one-shot container of `{}` on `{}`", o.image, o.network);
+    script_failed(&what, code, stderr)
 }
 
 #[cfg(test)]

@@ -114,6 +114,22 @@ pub(super) fn each_line(input: impl std::io::Read, mut f: impl FnMut(&str)) -> s
     }
 }
 
+/// The error of a script that failed in a container (`what` ran it): its exit code and
+/// its last lines on stderr.
+pub(super) fn script_failed(what: &str, code: Option<i32>, stderr: &[u8]) -> crate::error::Error {
+    let stderr = text(stderr);
+    let tail: Vec<&str> = stderr.lines().rev().take(8).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    crate::error::Error::runtime(
+        format!(
+            "{what} exited with {}:\n  {}",
+            code.map_or("a signal".to_string(), |c| format!("code {c}")),
+            tail.join("\n  ")
+        ),
+        None,
+    )
+}
+
 pub(super) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).trim_end().to_string()
 }
