@@ -104,7 +104,10 @@ fn parse(
         );
         out.services.push(ServiceState {
             service: service.to_string(),
-            spec_digest: crate::hash::hex(&Sha256::digest(s["Spec"].to_string().as_bytes())),
+            spec_digest: Sha256::digest(s["Spec"].to_string().as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
             image: s["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
                 .as_str()
                 .unwrap_or("")
