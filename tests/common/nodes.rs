@@ -16,6 +16,9 @@ pub struct Nodes {
     port: u16,
     /// `DOCKER_HOST` of the manager (node 1).
     pub manager: String,
+    /// Held while the rig is ours: another run of the same test (another checkout, CI)
+    /// waits for it instead of taking the rig down under this one.
+    _lock: std::fs::File,
 }
 
 impl Nodes {
@@ -23,7 +26,11 @@ impl Nodes {
     /// its registry on `127.0.0.1:<port>`. Whatever a crashed run of the same test left is
     /// taken down first.
     pub fn up(prefix: &str, octet: u8, port: u16) -> Nodes {
+        let lock = std::fs::File::create(format!("/run/stackgen-nodes-{prefix}.lock"))
+            .expect("the rig's lock file (the nodes need root)");
+        lock.lock().expect("lock the rig");
         let nodes = Nodes {
+            _lock: lock,
             prefix: prefix.to_string(),
             net: format!("10.{octet}.0"),
             registry: format!("127.0.0.1:{port}"),
