@@ -72,7 +72,7 @@ refuse_unless_possible() {
     die "the nodes are already up, or a run of them crashed ($STATE exists)" "run \`just nodes down\` first"
   fi
   local left
-  left=$(our_namespaces | tr '\n' ' ')
+  left=$(our_namespaces | paste -sd ' ')
   [ -z "$left" ] || die "network namespaces $left exist and were not made by this script" \
     "remove them (ip netns del ...) or pick another STACKGEN_NODES_PREFIX"
   ip link show "$HOSTIF" >/dev/null 2>&1 && die "a network interface $HOSTIF exists and was not made by this script" \
