@@ -28,28 +28,8 @@ fn the_same_stack_deploys_to_three_nodes_rolls_forward_and_back() {
     let neighbours = HostNeighbours::start(&format!("{name}-dns"), "debian:bookworm-slim");
     let nodes = Nodes::up("sgt", 98, 5001);
     let reg = nodes.registry.clone();
-    nodes.docker(
-        1,
-        &[
-            "node",
-            "update",
-            "--label-add",
-            "stackgen.db=true",
-            &nodes.name(2),
-        ],
-    );
-
-    let project = TestProject::shipped();
-    project.edit_stack(|t| {
-        // Five images pulled by three nodes and a first initdb: slower than one host.
-        t.replace("name = \"stackgen\"", &format!("name = \"{name}\""))
-            .replace("wait_timeout = 120", "wait_timeout = 300")
-            .replace(
-                "registry = \"127.0.0.1:5000\"",
-                &format!("registry = \"{reg}\""),
-            )
-            .replace("publish = 8081", "publish = 0\nreplicas = 2")
-            .replace("publish = 8082", "publish = 0")
+    let project = nodes.swarm_project(&name, |t| {
+        t.replace("publish = 8081", "publish = 8081\nreplicas = 2")
     });
     let sg = |args: &[&str]| nodes.stackgen(&project, 1, args, &[]);
     let manager = |args: &[&str]| nodes.docker(1, args);

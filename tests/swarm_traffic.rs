@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::nodes::{HostProject, Nodes};
 use common::traffic::{Wrk, WrkReport, write_app};
-use common::{TestProject, answer, assert_exit, require_engine, stderr, stdout};
+use common::{answer, assert_exit, require_engine, stderr, stdout};
 
 /// Per node's edge: three edges, so three times this many connections in all.
 const CONNECTIONS: u32 = 16;
@@ -62,29 +62,10 @@ fn app_deploys_on_a_swarm_drop_no_request_through_any_nodes_edge() {
     let name = format!("sgswt-{}", std::process::id());
     let _cleanup = HostProject(name.clone());
     let nodes = Nodes::up("sgv", 95, 5004);
-    let reg = nodes.registry.clone();
-    nodes.docker(
-        1,
-        &[
-            "node",
-            "update",
-            "--label-add",
-            "stackgen.db=true",
-            &nodes.name(2),
-        ],
-    );
-    let project = TestProject::shipped();
+    let project = nodes.swarm_project(&name, str::to_string);
     write_app(&project);
     project.edit_stack(|t| {
-        // Five images pulled by three nodes and a first initdb: slower than one host.
-        t.replace("name = \"stackgen\"", &format!("name = \"{name}\""))
-            .replace("wait_timeout = 120", "wait_timeout = 300")
-            .replace(
-                "registry = \"127.0.0.1:5000\"",
-                &format!("registry = \"{reg}\""),
-            )
-            .replace("publish = 8081", "publish = 0")
-            .replace("publish = 8082", "publish = 0")
+        t.to_string()
             + "\n[services.traffic]\nkind = \"python-web\"\nbuild = \"traffic\"\nport = 8000\n\
                publish = 0\nreplicas = 2\nenvironment = { RELEASE = \"1\" }\n"
     });

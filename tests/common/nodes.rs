@@ -117,6 +117,42 @@ impl Nodes {
     }
 }
 
+impl Nodes {
+    /// The shipped project as a swarm on these nodes deploys it: named `name`, the rig's
+    /// registry, both apps on ephemeral ports, a longer wait (five images pulled by three
+    /// nodes and a first initdb are slower than one host), `edit` applied to stack.toml
+    /// first; node 2 labelled for the database.
+    pub fn swarm_project(
+        &self,
+        name: &str,
+        edit: impl FnOnce(&str) -> String,
+    ) -> super::TestProject {
+        self.docker(
+            1,
+            &[
+                "node",
+                "update",
+                "--label-add",
+                "stackgen.db=true",
+                &self.name(2),
+            ],
+        );
+        let project = super::TestProject::shipped();
+        project.edit_stack(|t| {
+            edit(t)
+                .replace("name = \"stackgen\"", &format!("name = \"{name}\""))
+                .replace("wait_timeout = 120", "wait_timeout = 300")
+                .replace(
+                    "registry = \"127.0.0.1:5000\"",
+                    &format!("registry = \"{}\"", self.registry),
+                )
+                .replace("publish = 8081", "publish = 0")
+                .replace("publish = 8082", "publish = 0")
+        });
+        project
+    }
+}
+
 /// What a test built on the host's engine under the project `name` (its images, its
 /// lock), removed when dropped.
 pub struct HostProject(pub String);
