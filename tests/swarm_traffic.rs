@@ -3,9 +3,10 @@
 //! `wrk` (never retries; keep-alive connections, GETs and POSTs, every body checked)
 //! runs against every node's edge while the traffic app is deployed start-first with two
 //! replicas, while a deploy of it that never becomes healthy is rolled back by Swarm
-//! and by stackgen, and while a node running one of its tasks loses power (every process
-//! of it killed): no request fails (through the other nodes' edges for the last), and the
-//! app is back at full replicas elsewhere. Everything is removed by `Nodes` when it is dropped,
+//! and by stackgen: no request fails. While a node running one of its tasks loses power
+//! (every process of it killed), through the other nodes' edges only the requests already
+//! sent to that task may fail (at most one per connection), and the app is back at full
+//! replicas elsewhere. Everything is removed by `Nodes` when it is dropped,
 //! even on failure.
 
 mod common;
@@ -38,6 +39,12 @@ fn up_under_load(
 
 #[track_caller]
 fn assert_no_failed_request(case: &str, urls: &[String], reports: &[WrkReport]) {
+    assert_failed_at_most(case, urls, reports, 0);
+}
+
+/// Every run ran, and at most `bound` of its requests failed.
+#[track_caller]
+fn assert_failed_at_most(case: &str, urls: &[String], reports: &[WrkReport], bound: u64) {
     for (url, load) in urls.iter().zip(reports) {
         eprintln!(
             "{case}, {url}: {} requests ({} POSTs), {} failed, p99 {:?}",
@@ -48,10 +55,12 @@ fn assert_no_failed_request(case: &str, urls: &[String], reports: &[WrkReport]) 
             "{case}, {url}: the load ran: {}",
             load.output
         );
-        assert_eq!(
-            load.failed, 0,
-            "{case}, {url}: {} of {} requests failed\n{}",
-            load.failed, load.requests, load.output
+        assert!(
+            load.failed <= bound,
+            "{case}, {url}: {} of {} requests failed (at most {bound} may)\n{}",
+            load.failed,
+            load.requests,
+            load.output
         );
     }
 }
@@ -214,5 +223,14 @@ fn app_deploys_on_a_swarm_drop_no_request_through_any_nodes_edge() {
     );
     std::thread::sleep(Duration::from_secs(3));
     let reports: Vec<WrkReport> = loads.into_iter().map(Wrk::stop).collect();
-    assert_no_failed_request("a node killed", &survivors, &reports);
+    // A request the edge had already sent to a task on the dead node cannot be tried
+    // again (it may have run there): it is lost. Each connection waits for its answer, so
+    // at most one per connection; everything sent after is served (by a retry of a
+    // connection that fails, and by the health check taking the dead task out at once).
+    assert_failed_at_most(
+        "a node killed",
+        &survivors,
+        &reports,
+        u64::from(CONNECTIONS),
+    );
 }
