@@ -14,7 +14,8 @@ other than expected does).
 `--smoke` is CI's check that the harness still works: tiny inputs, two runs (one for
 the image builds of section 9, three services in section 8), the report written to a
 temporary file instead of BENCHMARKS.md. `--drops-only` runs section 6 alone (its
-table to stdout, nothing written to BENCHMARKS.md).
+table to stdout, nothing written to BENCHMARKS.md); `--swarm-only` runs section 10 alone
+(three swarm nodes, scripts/bench_swarm.py) and rewrites that section of BENCHMARKS.md.
 
 STACKGEN_BIN overrides the binary (default: target/release/stackgen).
 """
@@ -32,10 +33,13 @@ import tempfile
 import threading
 import time
 
+import bench_swarm
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = "--smoke" in sys.argv
 DROPS_ONLY = "--drops-only" in sys.argv
 MANY_ONLY = "--many-only" in sys.argv
+SWARM_ONLY = "--swarm-only" in sys.argv
 RUNS = 2 if SMOKE else 10
 SG = os.environ.get("STACKGEN_BIN", os.path.join(REPO, "target", "release", "stackgen"))
 
@@ -160,6 +164,12 @@ def copy_project(proj, name, edge=True, ports=None):
 def run(work, name, proj, compose, plain, many):
     if MANY_ONLY:
         print(render_many(many_services(work, *many)))
+        return 0
+    if SWARM_ONLY:
+        section = bench_swarm.render(bench_swarm.run(sys.modules[__name__], work, SMOKE))
+        print(section)
+        if not SMOKE:
+            bench_swarm.splice(os.path.join(REPO, "BENCHMARKS.md"), section)
         return 0
     copy_project(proj, name)
     sh([SG, "-C", proj, "up"])
@@ -310,6 +320,9 @@ def run(work, name, proj, compose, plain, many):
 
     # 9. One app change, the Dockerfile's old order against the shipped one.
     rows["order"] = dockerfile_order(work, name)
+
+    # 10. Three swarm nodes: first deploy, no-op, one app change, a node's death.
+    rows["swarm"] = bench_swarm.run(sys.modules[__name__], work, SMOKE)
 
     report = render_report(rows)
     for miss in missed_targets(rows):
@@ -526,14 +539,14 @@ class Wrk:
     """wrk on loopback (it never retries): 64 keep-alive connections on 2 threads, as
     fast as the machine goes, every body checked, until stopped (SIGINT: it reports)."""
 
-    def __init__(self, port, host="127.0.0.1", seconds=600):
+    def __init__(self, port, host="127.0.0.1", seconds=600, addr="127.0.0.1"):
         self.script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
         self.script.write(WRK_SCRIPT)
         self.script.close()
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             ["wrk", "-t2", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s",
-             "-H", f"Host: {host}", "-s", self.script.name, f"http://127.0.0.1:{port}/"],
+             "-H", f"Host: {host}", "-s", self.script.name, f"http://{addr}:{port}/"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def finish(self):
@@ -987,6 +1000,7 @@ def render_report(rows):
         render_observe(rows["observe"]),
         render_many(rows["many"]),
         render_order(rows["order"]),
+        bench_swarm.render(rows["swarm"]),
     ]
     return "\n".join(lines)
 

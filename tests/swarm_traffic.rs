@@ -3,7 +3,8 @@
 //! `wrk` (never retries; keep-alive connections, GETs and POSTs, every body checked)
 //! runs against every node's edge while the traffic app is deployed start-first with two
 //! replicas, while a deploy of it that never becomes healthy is rolled back by Swarm
-//! and by stackgen: no request fails. While a node running one of its tasks loses power
+//! and by stackgen, and while a node running one of its tasks is drained in the middle of
+//! a deploy of it (through the other nodes' edges): no request fails. While a node running one of its tasks loses power
 //! (every process of it killed), through the other nodes' edges only the requests already
 //! sent to that task may fail (at most one per connection), and the app is back at full
 //! replicas elsewhere. Everything is removed by `Nodes` when it is dropped,
@@ -65,6 +66,81 @@ fn assert_failed_at_most(case: &str, urls: &[String], reports: &[WrkReport], bou
     }
 }
 
+/// A deploy of the traffic app (its good code again, a new release) under load through the edges of `others`,
+/// with node `drained` drained 8 s into it: the deploy converges (exit 0) and no request
+/// fails. The traffic URLs after it (its edge is still listed until it stopped).
+fn drain_mid_deploy(
+    nodes: &Nodes,
+    project: &common::TestProject,
+    drained: u8,
+    others: &[String],
+    sg: &(dyn Fn(&[&str]) -> std::process::Output + Sync),
+) -> Vec<String> {
+    project.write("traffic/app.py", common::traffic::APP);
+    project.edit_stack(|t| t.replace("RELEASE = \"2\"", "RELEASE = \"3\""));
+    let loads: Vec<Wrk> = others
+        .iter()
+        .map(|u| Wrk::start_on_node(nodes, u, CONNECTIONS))
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let started = Instant::now();
+    let out = std::thread::scope(|scope| {
+        let deploy = scope.spawn(|| sg(&["up", "--target", "swarm"]));
+        std::thread::sleep(Duration::from_secs(8));
+        nodes.docker(
+            1,
+            &[
+                "node",
+                "update",
+                "--availability",
+                "drain",
+                &nodes.name(drained),
+            ],
+        );
+        deploy.join().expect("the deploy thread")
+    });
+    eprintln!(
+        "drained mid-deploy: the deploy took {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let reports: Vec<WrkReport> = loads.into_iter().map(Wrk::stop).collect();
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("traffic      2/2 running"),
+        "{}",
+        stderr(&out)
+    );
+    assert_no_failed_request("a node drained mid-deploy", others, &reports);
+    traffic_urls(sg)
+}
+
+fn traffic_urls(sg: &dyn Fn(&[&str]) -> std::process::Output) -> Vec<String> {
+    let out = sg(&["urls", "--target", "swarm"]);
+    assert_exit(&out, 0);
+    stdout(&out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("traffic\t").map(str::to_string))
+        .collect()
+}
+
+/// The traffic URLs once every node's edge answers again (the one of a node made active
+/// again is a new task, on a new ephemeral port: `publish = 0`).
+fn edges_back(before: &[String], sg: &dyn Fn(&[&str]) -> std::process::Output) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = traffic_urls(sg);
+        if now.len() == 3 && now.iter().all(|u| answer(u).0 == 200) {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the edges are not all back: {now:?} (before: {before:?})"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 #[test]
 fn app_deploys_on_a_swarm_drop_no_request_through_any_nodes_edge() {
     require_engine();
@@ -96,12 +172,7 @@ fn app_deploys_on_a_swarm_drop_no_request_through_any_nodes_edge() {
         !traffic.contains("ports:") && traffic.contains("order: \"start-first\""),
         "behind the edge an app publishes nothing and updates start-first:\n{traffic}"
     );
-    let out = sg(&["urls", "--target", "swarm"]);
-    assert_exit(&out, 0);
-    let urls: Vec<String> = stdout(&out)
-        .lines()
-        .filter_map(|l| l.strip_prefix("traffic\t").map(str::to_string))
-        .collect();
+    let urls = traffic_urls(&sg);
     assert_eq!(urls.len(), 3, "one URL per node's edge: {urls:?}");
     for url in &urls {
         assert_eq!(answer(url), (200, "Hello, world!".into()), "{url}");
@@ -170,15 +241,17 @@ fn app_deploys_on_a_swarm_drop_no_request_through_any_nodes_edge() {
             ],
         )
     };
-    let pick = |running: &str, urls: &[String]| -> (u8, Vec<String>) {
-        let victim: u8 = [2, 3]
-            .into_iter()
+    // A node of `candidates` that runs a task of the app, and the URLs of the others.
+    let pick = |candidates: &[u8], running: &str, urls: &[String]| -> (u8, Vec<String>) {
+        let victim: u8 = candidates
+            .iter()
+            .copied()
             .find(|i| {
                 running
                     .lines()
                     .any(|l| l.starts_with(&format!("{} ", nodes.name(*i))))
             })
-            .expect("a task of the app on node 2 or 3 (two replicas spread over three nodes)");
+            .expect("a task of the app on a candidate node (two replicas spread over three)");
         let others: Vec<String> = urls
             .iter()
             .filter(|u| !u.contains(&format!("//{}:", nodes.address(victim))))
@@ -188,9 +261,30 @@ fn app_deploys_on_a_swarm_drop_no_request_through_any_nodes_edge() {
         (victim, others)
     };
 
+    // A node that runs a task of the app is drained in the middle of a deploy of it: the
+    // deploy converges, and the other nodes' edges drop nothing. Not node 2: the
+    // database is placed there and nowhere else, so draining it stops the database.
+    let (drained, others) = pick(&[3, 1], &running_on(), &urls);
+    let urls = drain_mid_deploy(&nodes, &project, drained, &others, &sg);
+    assert!(
+        !running_on().contains(&format!("{} ", nodes.name(drained))),
+        "the app's tasks left the drained node"
+    );
+    nodes.docker(
+        1,
+        &[
+            "node",
+            "update",
+            "--availability",
+            "active",
+            &nodes.name(drained),
+        ],
+    );
+    let urls = edges_back(&urls, &sg);
+
     // A node that runs a task of the app loses power (every process of it killed): the
     // other nodes' edges drop nothing, and Swarm runs the app at full replicas elsewhere.
-    let (victim, survivors) = pick(&running_on(), &urls);
+    let (victim, survivors) = pick(&[2, 3], &running_on(), &urls);
     let loads: Vec<Wrk> = survivors
         .iter()
         .map(|u| Wrk::start_on_node(&nodes, u, CONNECTIONS))

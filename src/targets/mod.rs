@@ -2,7 +2,8 @@
 //! its own: [`compose`] (one host, with the edge in front of the apps) and [`swarm`].
 //! The files beside them serve every target and know none: [`images`] (the stack's
 //! images built, pushed, collected), [`backup`] (which services hold data, and backups
-//! of it), [`deployed`] (what the current generation deployed). A new target is a
+//! of it), [`deployed`] (what the current generation deployed), [`probe`] (one HTTP
+//! GET, as a user or a readiness check asks). A new target is a
 //! folder here implementing the trait, a variant of `stack::TargetKind` naming its
 //! template and file, one arm in [`open`], and its templates; only [`open`] names the
 //! folders (`tests/structure.rs` checks it).
@@ -12,6 +13,7 @@ pub mod compose;
 pub mod deployed;
 pub mod images;
 pub mod interface;
+pub mod probe;
 pub mod swarm;
 
 pub use interface::{Deployed, EngineUse, StatusRow, SyncState, Target, Verdict, Words};

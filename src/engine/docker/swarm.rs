@@ -12,6 +12,7 @@ use crate::engine::api::{self, Api};
 use crate::engine::docker::process::{
     On, docker_cmd, relay_lines, relayed, run, run_on, strings, text,
 };
+use crate::engine::docker::swarm_state::{self, ServiceState};
 use crate::engine::logs::LogOptions;
 use crate::error::Error;
 use crate::progress;
@@ -46,19 +47,28 @@ pub fn push(local: &str, remote: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// `docker stack deploy --detach=false` of a stack file given as text, with its relative
-/// paths resolved against `dir`: the file is read from stdin, for which the CLI resolves
-/// them against its working folder (for a file on disk it would use the file's own
-/// folder, which for a generation's copy is the wrong one). Waits until every service
-/// converged (or was rolled back by Swarm), at most `timeout` seconds; its progress goes
-/// where the progress sink wants it, as compose's does (see [`relayed`]). Returns whether
-/// it finished in time and succeeded.
+/// `docker stack deploy` of a stack file given as text, with its relative paths resolved
+/// against `dir`: the file is read from stdin, for which the CLI resolves them against
+/// its working folder (for a file on disk it would use the file's own folder, which for
+/// a generation's copy is the wrong one). Waits until every service converged (or was
+/// rolled back by Swarm), at most `timeout` seconds; its progress goes where the
+/// progress sink wants it, as compose's does (see [`relayed`]). Returns whether it
+/// finished in time and succeeded.
+///
+/// With the manager's API on a local socket the CLI only submits the stack
+/// (`--detach=true`) and the wait is ours, on the manager's own account of services,
+/// tasks and nodes ([`wait_settled`]): the CLI's own wait (20.10 and 28) waits for a
+/// global service's task on a node drained meanwhile until it gives up.
 pub fn stack_deploy(name: &str, stack_file: &str, dir: &Path, timeout: u32) -> Result<bool> {
-    let cmd = docker_cmd(stack_deploy_args(name))
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout.into());
+    let ours = Api::local().is_some();
+    let cmd = docker_cmd(stack_deploy_args(name, !ours))
         .dir(dir)
         .stdin_bytes(stack_file.as_bytes().to_vec())
         .unchecked();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout.into());
+    if ours {
+        return Ok(relayed(cmd, "docker stack deploy")? && wait_settled(name, deadline, timeout)?);
+    }
     let what = "docker stack deploy";
     let Some(relay) = progress::sink().relay() else {
         let handle = cmd
@@ -79,6 +89,50 @@ pub fn stack_deploy(name: &str, stack_file: &str, dir: &Path, timeout: u32) -> R
             .map_err(|_| anyhow::anyhow!("the thread reading `{what}` panicked"))?;
         Ok(ended? && relayed?)
     })
+}
+
+/// Polls the manager (three API requests) every 250 ms until every service of the stack
+/// settled ([`ServiceState::settled`]) in two polls running, or `deadline` passed: two,
+/// because a spec change that leaves the task template alone (ports) does not make its
+/// tasks stale until the manager starts the update. Says when a service's progress
+/// changes. Whether it settled in time.
+fn wait_settled(name: &str, deadline: std::time::Instant, timeout: u32) -> Result<bool> {
+    let mut said = String::new();
+    let mut settled_before = false;
+    loop {
+        let Some(state) = swarm_state::stack_state(name)? else {
+            return Ok(false);
+        };
+        let settled = state.services.iter().all(ServiceState::settled);
+        if settled && settled_before {
+            return Ok(true);
+        }
+        settled_before = settled;
+        let now: Vec<String> = state
+            .services
+            .iter()
+            .filter(|s| !s.settled())
+            .map(|s| {
+                let update = match s.update_state.as_str() {
+                    "" => String::new(),
+                    u => format!(" ({u})"),
+                };
+                format!("{} {}/{}{update}", s.service, s.current, s.desired)
+            })
+            .collect();
+        let now = now.join(", ");
+        if !now.is_empty() && now != said {
+            progress::note(format_args!("converging: {now}"));
+            said = now;
+        }
+        if std::time::Instant::now() >= deadline {
+            progress::warn(format_args!(
+                "stopped waiting for the swarm to converge after {timeout}s"
+            ));
+            return Ok(false);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
 }
 
 /// Polls `try_wait` until the command ended (whether it succeeded) or `deadline`
@@ -105,11 +159,17 @@ fn wait_until<'a>(
     }
 }
 
-pub fn stack_deploy_args(name: &str) -> Vec<String> {
+/// `wait`: the CLI waits for convergence itself (`--detach=false`).
+pub fn stack_deploy_args(name: &str, wait: bool) -> Vec<String> {
+    let detach = if wait {
+        "--detach=false"
+    } else {
+        "--detach=true"
+    };
     strings(&[
         "stack",
         "deploy",
-        "--detach=false",
+        detach,
         "--prune",
         "--compose-file",
         "-",
@@ -346,8 +406,12 @@ mod tests {
     #[test]
     fn stack_deploy_reads_the_file_from_stdin() {
         assert_eq!(
-            stack_deploy_args("demo").join(" "),
+            stack_deploy_args("demo", true).join(" "),
             "stack deploy --detach=false --prune --compose-file - demo"
+        );
+        assert_eq!(
+            stack_deploy_args("demo", false).join(" "),
+            "stack deploy --detach=true --prune --compose-file - demo"
         );
     }
 }

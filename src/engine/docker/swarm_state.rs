@@ -24,6 +24,28 @@ pub struct ServiceState {
     pub replicas: Option<u64>,
     /// Swarm's last update state: empty, `completed`, `updating`, `rollback_completed`...
     pub update_state: String,
+    /// What Swarm said about its last update (why it rolled back, for one).
+    pub update_message: String,
+    /// The tasks it should run now: its replicas, or for a global service its tasks
+    /// meant to run on ready nodes (none on a drained or a down one).
+    pub desired: usize,
+    /// Its running tasks on ready nodes that run its current spec (after a rollback,
+    /// the spec it went back to).
+    pub current: usize,
+}
+
+impl ServiceState {
+    /// Whether Swarm is done with it: no update or rollback under way, and every task it
+    /// should run runs its current spec. A global service counts only once it has a task.
+    /// A paused update or rollback waits for an operator: done too, as far as waiting goes.
+    pub fn settled(&self) -> bool {
+        if self.update_state.ends_with("paused") {
+            return true;
+        }
+        let busy = matches!(self.update_state.as_str(), "updating" | "rollback_started");
+        let global_unplaced = self.replicas.is_none() && self.desired == 0;
+        !busy && !global_unplaced && self.current == self.desired
+    }
 }
 
 /// One running task.
@@ -44,6 +66,8 @@ pub struct StackState {
     pub tasks: Vec<TaskState>,
     /// Nodes that are ready and active: where a global service runs a task.
     pub ready_nodes: usize,
+    /// Their hostnames, sorted.
+    pub ready_names: Vec<String>,
 }
 
 impl StackState {
@@ -89,67 +113,45 @@ fn parse(
     tasks: &serde_json::Value,
     nodes: &serde_json::Value,
 ) -> StackState {
-    let list = |v: &serde_json::Value| v.as_array().cloned().unwrap_or_default();
-    let ours = |s: &serde_json::Value| {
-        s["Spec"]["Labels"]["com.docker.stack.namespace"].as_str() == Some(name)
-    };
-    let mut by_id = BTreeMap::new();
     let mut out = StackState::default();
-    for s in list(services).iter().filter(|s| ours(s)) {
-        let full = s["Spec"]["Name"].as_str().unwrap_or("");
-        let service = full.strip_prefix(&format!("{name}_")).unwrap_or(full);
-        by_id.insert(
-            s["ID"].as_str().unwrap_or("").to_string(),
-            service.to_string(),
-        );
-        out.services.push(ServiceState {
-            service: service.to_string(),
-            spec_digest: Sha256::digest(s["Spec"].to_string().as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-            image: s["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
-                .as_str()
-                .unwrap_or("")
-                .to_string(),
-            replicas: s["Spec"]["Mode"]["Replicated"]["Replicas"].as_u64(),
-            update_state: s["UpdateStatus"]["State"]
-                .as_str()
-                .unwrap_or("")
-                .to_string(),
-        });
-    }
-    out.services.sort_by(|a, b| a.service.cmp(&b.service));
-    let mut node_info = BTreeMap::new();
-    for n in list(nodes) {
-        let ready = n["Status"]["State"] == "ready" && n["Spec"]["Availability"] == "active";
-        out.ready_nodes += usize::from(ready);
-        let host = n["Description"]["Hostname"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        let addr = n["Status"]["Addr"].as_str().unwrap_or("");
-        let addr = if addr.is_empty() || addr == "0.0.0.0" {
-            "127.0.0.1"
-        } else {
-            addr
-        };
-        node_info.insert(
-            n["ID"].as_str().unwrap_or("").to_string(),
-            (host, addr.to_string()),
-        );
-    }
-    for t in list(tasks) {
-        let Some(service) = by_id.get(t["ServiceID"].as_str().unwrap_or("")) else {
-            continue;
-        };
-        if t["DesiredState"] != "running" || t["Status"]["State"] != "running" {
+    // Service ID -> (its index in `out.services`, its task template).
+    let mut by_id = BTreeMap::new();
+    for s in list(services) {
+        if s["Spec"]["Labels"]["com.docker.stack.namespace"].as_str() != Some(name) {
             continue;
         }
-        let (node, address) = node_info
-            .get(t["NodeID"].as_str().unwrap_or(""))
-            .cloned()
-            .unwrap_or_default();
+        let id = s["ID"].as_str().unwrap_or("").to_string();
+        let template = comparable(&s["Spec"]["TaskTemplate"]);
+        by_id.insert(id, (out.services.len(), template));
+        out.services.push(service_state(name, &s));
+    }
+    let node_info = node_info(nodes);
+    out.ready_names = node_info
+        .values()
+        .filter(|n| n.ready)
+        .map(|n| n.host.clone())
+        .collect();
+    out.ready_names.sort();
+    out.ready_nodes = out.ready_names.len();
+    for t in list(tasks) {
+        let Some((index, template)) = by_id.get(t["ServiceID"].as_str().unwrap_or("")) else {
+            continue;
+        };
+        let Some(node) = node_info.get(t["NodeID"].as_str().unwrap_or("")) else {
+            continue;
+        };
+        let meant = t["DesiredState"] == "running";
+        let running = meant && t["Status"]["State"] == "running";
+        let svc = &mut out.services[*index];
+        if node.ready && meant && svc.replicas.is_none() {
+            svc.desired += 1;
+        }
+        if node.ready && running && comparable(&t["Spec"]) == *template {
+            svc.current += 1;
+        }
+        if !running {
+            continue;
+        }
         let ports = list(&t["Status"]["PortStatus"]["Ports"])
             .iter()
             .filter_map(|p| {
@@ -158,13 +160,80 @@ fn parse(
             })
             .collect();
         out.tasks.push(TaskState {
-            service: service.clone(),
-            node,
-            address,
+            service: svc.service.clone(),
+            node: node.host.clone(),
+            address: node.address.clone(),
             ports,
         });
     }
+    out.services.sort_by(|a, b| a.service.cmp(&b.service));
     out
+}
+
+/// A task template as a task's copy of it compares: the manager fills in `Runtime`
+/// (`container`) in the service's, not in the task's.
+fn comparable(template: &serde_json::Value) -> serde_json::Value {
+    let mut out = template.clone();
+    if let Some(map) = out.as_object_mut() {
+        map.remove("Runtime");
+    }
+    out
+}
+
+fn list(v: &serde_json::Value) -> Vec<serde_json::Value> {
+    v.as_array().cloned().unwrap_or_default()
+}
+
+fn service_state(stack: &str, s: &serde_json::Value) -> ServiceState {
+    let full = s["Spec"]["Name"].as_str().unwrap_or("");
+    let field = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    let replicas = s["Spec"]["Mode"]["Replicated"]["Replicas"].as_u64();
+    ServiceState {
+        service: full
+            .strip_prefix(&format!("{stack}_"))
+            .unwrap_or(full)
+            .to_string(),
+        spec_digest: Sha256::digest(s["Spec"].to_string().as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        image: field(&s["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]),
+        replicas,
+        update_state: field(&s["UpdateStatus"]["State"]),
+        update_message: field(&s["UpdateStatus"]["Message"]),
+        desired: replicas.map_or(0, |r| r as usize),
+        current: 0,
+    }
+}
+
+struct NodeInfo {
+    host: String,
+    address: String,
+    /// Ready and active: where tasks run.
+    ready: bool,
+}
+
+fn node_info(nodes: &serde_json::Value) -> BTreeMap<String, NodeInfo> {
+    list(nodes)
+        .iter()
+        .map(|n| {
+            let addr = n["Status"]["Addr"].as_str().unwrap_or("");
+            let address = if addr.is_empty() || addr == "0.0.0.0" {
+                "127.0.0.1"
+            } else {
+                addr
+            };
+            let info = NodeInfo {
+                host: n["Description"]["Hostname"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                address: address.to_string(),
+                ready: n["Status"]["State"] == "ready" && n["Spec"]["Availability"] == "active",
+            };
+            (n["ID"].as_str().unwrap_or("").to_string(), info)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -195,5 +264,56 @@ mod tests {
         assert_eq!(state.addresses("hello", 8000), ["10.0.0.2:30001"]);
         assert_eq!(state.nodes_of("hello"), ["two"]);
         assert_eq!(state.ready_nodes, 1);
+        assert_eq!(state.ready_names, ["one"]);
+    }
+
+    #[test]
+    fn a_service_settles_when_its_tasks_on_ready_nodes_run_its_current_spec() {
+        let spec = |image: &str| serde_json::json!({"ContainerSpec": {"Image": image}});
+        // As the manager tells it: `Runtime` in the service's template only.
+        let template = |image: &str| serde_json::json!({"ContainerSpec": {"Image": image}, "Runtime": "container"});
+        let services = serde_json::json!([
+            {"ID": "e", "Spec": {"Name": "demo_edge", "Labels": {"com.docker.stack.namespace": "demo"},
+             "Mode": {"Global": {}}, "TaskTemplate": template("edge:2")}},
+            {"ID": "h", "Spec": {"Name": "demo_hello", "Labels": {"com.docker.stack.namespace": "demo"},
+             "Mode": {"Replicated": {"Replicas": 2}}, "TaskTemplate": template("hello:2")},
+             "UpdateStatus": {"State": "completed"}}
+        ]);
+        let task = |svc: &str, node: &str, desired: &str, state: &str, image: &str| {
+            serde_json::json!({"ServiceID": svc, "NodeID": node, "DesiredState": desired,
+                               "Status": {"State": state}, "Spec": spec(image)})
+        };
+        let nodes = serde_json::json!([
+            {"ID": "n1", "Description": {"Hostname": "one"}, "Status": {"State": "ready"}, "Spec": {"Availability": "active"}},
+            {"ID": "n2", "Description": {"Hostname": "two"}, "Status": {"State": "ready"}, "Spec": {"Availability": "drain"}}
+        ]);
+        // The edge's task on the drained node is shutting down: it is not waited for.
+        // One of hello's two running tasks still runs the old spec.
+        let tasks = serde_json::json!([
+            task("e", "n1", "running", "running", "edge:2"),
+            task("e", "n2", "shutdown", "running", "edge:2"),
+            task("h", "n1", "running", "running", "hello:2"),
+            task("h", "n1", "running", "running", "hello:1"),
+        ]);
+        let state = parse("demo", &services, &tasks, &nodes);
+        let (edge, hello) = (&state.services[0], &state.services[1]);
+        assert_eq!((edge.current, edge.desired, edge.settled()), (1, 1, true));
+        assert_eq!(
+            (hello.current, hello.desired, hello.settled()),
+            (1, 2, false)
+        );
+
+        let tasks = serde_json::json!([
+            task("e", "n1", "running", "running", "edge:2"),
+            task("h", "n1", "running", "running", "hello:2"),
+            task("h", "n1", "running", "running", "hello:2"),
+        ]);
+        assert!(parse("demo", &services, &tasks, &nodes).services[1].settled());
+        // A global service with no task yet, and an update under way, are not settled.
+        let state = parse("demo", &services, &serde_json::json!([]), &nodes);
+        assert!(!state.services[0].settled());
+        let mut updating = services.clone();
+        updating[1]["UpdateStatus"]["State"] = "updating".into();
+        assert!(!parse("demo", &updating, &tasks, &nodes).services[1].settled());
     }
 }

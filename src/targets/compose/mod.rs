@@ -12,7 +12,7 @@
 //! - [`interrupted`]: a deploy cut short, made visible and finished;
 //! - [`observe`]: what runs against what is rendered: plan inputs, status rows, URLs;
 //! - [`noop`]: the proof that nothing changed;
-//! - [`edge`]: the edge proxy's admin API; [`probe`]: stackgen's own readiness probe;
+//! - [`edge`]: the edge proxy's admin API (readiness is asked with [`crate::targets::probe`]);
 //! - [`serving`]: whether each service serves its users, asked the way they reach it;
 //! - [`data`]: the kinds' data scripts run in the stack's own containers;
 //! - [`project`]: the compose project of a file, and compose's config hashes of it.
@@ -27,7 +27,6 @@ mod heal;
 mod interrupted;
 mod noop;
 mod observe;
-mod probe;
 mod project;
 mod rollout;
 mod serving;

@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::progress;
 use crate::stack::{Service, Stack};
 use crate::targets::compose::edge::{self, EdgeProxy};
-use crate::targets::compose::probe;
+use crate::targets::probe;
 
 /// How long the old container gets to finish after SIGTERM before it is killed.
 const STOP_GRACE_SECS: u64 = 30;

@@ -10,21 +10,17 @@
 //!   network its compose config names.
 //!
 //! The probes run in parallel with short timeouts: a stack that serves answers in a few
-//! milliseconds, one that does not within about [`TIMEOUT`]. No process is started.
+//! milliseconds, one that does not within about [`probe::STATUS_TIMEOUT`]. No process is started.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
 
 use crate::document::Document;
 use crate::engine::docker::{Container, Health, State};
 use crate::render;
 use crate::stack::{Service, Stack};
 use crate::targets::compose::edge::{self, EdgeProxy};
-use crate::targets::compose::probe;
 use crate::targets::interface::{Probe, SyncState};
-
-/// How long one probe may take, for the connect and again for the answer.
-pub const TIMEOUT: Duration = Duration::from_millis(800);
+use crate::targets::probe;
 
 /// What is wrong with how a service serves: the state `status` shows and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,23 +270,13 @@ pub fn edge_route<'c, 's>(
 }
 
 fn run(ask: &Ask) -> Probe {
-    let started = Instant::now();
-    let answer = probe::get(&ask.address, ask.host.as_deref(), &ask.path, TIMEOUT);
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    let (ok, answer) = match answer {
-        Ok(code) if code < 400 || (ask.any_answer && code < 500) => (true, code.to_string()),
-        Ok(code) => (false, format!("wrong answer ({code})")),
-        Err(why) => (false, why),
-    };
-    Probe {
-        what: ask.what.clone(),
-        address: ask.address.clone(),
-        host: ask.host.clone(),
-        path: ask.path.clone(),
-        ok,
-        answer,
-        ms: (ms * 10.0).round() / 10.0,
-    }
+    probe::ask(
+        &ask.what,
+        &ask.address,
+        ask.host.as_deref(),
+        &ask.path,
+        ask.any_answer,
+    )
 }
 
 fn failed(ask: &Ask, why: &str) -> Probe {

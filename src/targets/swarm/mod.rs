@@ -30,6 +30,7 @@ use crate::targets::{deployed, images};
 
 mod data;
 mod noop;
+mod status;
 
 pub struct Swarm<'a> {
     pub stack: &'a Stack,
@@ -85,8 +86,25 @@ impl Target for Swarm<'_> {
             .rendered
             .target(TargetKind::Swarm)
             .unwrap_or_default();
-        let ok = self.stack_deploy(text)?;
-        let services = docker::stack_services(&self.stack.name)?;
+        let before = self.ready_nodes()?;
+        let mut ok = self.stack_deploy(text)?;
+        let mut services = docker::stack_services(&self.stack.name)?;
+        if services
+            .iter()
+            .any(|s| s.update_state.starts_with("rollback"))
+        {
+            let lost = self.nodes_lost_since(before.as_deref())?;
+            if !lost.is_empty() {
+                // Swarm counts a new task its node stopped (a drain, a node down) as
+                // a failed update and rolls it back: the release is not to blame.
+                progress::warn(format_args!(
+                    "Swarm rolled back while {} left the swarm's ready nodes (drained or down); deploying again on the others",
+                    lost.join(", ")
+                ));
+                ok = self.stack_deploy(text)?;
+                services = docker::stack_services(&self.stack.name)?;
+            }
+        }
         for s in &services {
             let update = if s.update_state.is_empty() {
                 String::new()
@@ -162,79 +180,7 @@ impl Target for Swarm<'_> {
     }
 
     fn status(&self) -> Result<Vec<StatusRow>> {
-        let generated =
-            std::fs::read_to_string(self.stack.root.join(self.file())).unwrap_or_default();
-        let doc = Document::parse_lenient(&generated);
-        let running = docker::stack_services(&self.stack.name)?;
-        // Each task's node (and the URLs), when the manager's API is on a local socket.
-        let tasks = docker::swarm_state::stack_state(&self.stack.name)?;
-        let mut rows = Vec::new();
-        for name in doc.services().keys() {
-            let want = doc.image(name).unwrap_or("");
-            let Some(have) = running.iter().find(|r| &r.service == name) else {
-                rows.push(StatusRow::missing(
-                    name,
-                    want,
-                    "no service; `stackgen up --target swarm` creates it",
-                ));
-                continue;
-            };
-            let mut detail = Vec::new();
-            if have.image != want {
-                detail.push(format!(
-                    "runs `{}`, the generated file says `{want}`",
-                    have.image
-                ));
-            }
-            if have.running < have.desired {
-                detail.push(format!(
-                    "{}/{} replicas running",
-                    have.running, have.desired
-                ));
-            }
-            if !have.update_state.is_empty() && have.update_state != "completed" {
-                detail.push(format!("last update: {}", have.update_state));
-            }
-            let (url, on) = match &tasks {
-                Some(state) => {
-                    let urls = self.urls_in(state);
-                    let urls = urls
-                        .iter()
-                        .filter(|(s, _)| s == name)
-                        .map(|(_, u)| u.as_str());
-                    let nodes = state.nodes_of(name);
-                    let on = if nodes.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" on {}", nodes.join(", "))
-                    };
-                    (urls.collect::<Vec<_>>().join(" "), on)
-                }
-                None => (self.service_urls(name)?.join(" "), String::new()),
-            };
-            let state = format!("{}/{} running{on}", have.running, have.desired);
-            rows.push(StatusRow::observed(
-                name,
-                state,
-                String::new(),
-                have.image.clone(),
-                url,
-                detail,
-            ));
-        }
-        for orphan in running
-            .iter()
-            .filter(|r| !doc.services().contains_key(&r.service))
-        {
-            rows.push(StatusRow::orphan(
-                &orphan.service,
-                format!("{}/{} running", orphan.running, orphan.desired),
-                String::new(),
-                orphan.image.clone(),
-                "not in the generated file; `stackgen up --target swarm` removes it (--prune)",
-            ));
-        }
-        Ok(rows)
+        self.status_rows()
     }
 
     fn urls(&self) -> Result<Vec<(String, String)>> {
@@ -346,6 +292,23 @@ impl Swarm<'_> {
                 self.stack.name
             )),
         ))
+    }
+
+    /// The swarm's ready and active nodes, when the manager's API is on a local socket.
+    fn ready_nodes(&self) -> Result<Option<Vec<String>>> {
+        Ok(docker::swarm_state::stack_state(&self.stack.name)?.map(|s| s.ready_names))
+    }
+
+    /// The nodes of `before` that are no longer ready and active.
+    fn nodes_lost_since(&self, before: Option<&[String]>) -> Result<Vec<String>> {
+        let (Some(before), Some(now)) = (before, self.ready_nodes()?) else {
+            return Ok(Vec::new());
+        };
+        Ok(before
+            .iter()
+            .filter(|n| !now.contains(n))
+            .cloned()
+            .collect())
     }
 
     fn deployed(&self, services: usize) -> Result<Deployed> {

@@ -5,7 +5,35 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::targets::interface::Probe;
+
+/// How long one probe of `status` may take, for the connect and again for the answer.
+pub const STATUS_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// `GET path` at `address` as `status` asks it, timed: `what` it asks (`the URL`, a
+/// container), and whether any answer below 500 counts (a URL: a 404 is the app's own
+/// answer) or only 2xx and 3xx (a health path).
+pub fn ask(what: &str, address: &str, host: Option<&str>, path: &str, any_answer: bool) -> Probe {
+    let started = Instant::now();
+    let answer = get(address, host, path, STATUS_TIMEOUT);
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let (ok, answer) = match answer {
+        Ok(code) if code < 400 || (any_answer && code < 500) => (true, code.to_string()),
+        Ok(code) => (false, format!("wrong answer ({code})")),
+        Err(why) => (false, why),
+    };
+    Probe {
+        what: what.to_string(),
+        address: address.to_string(),
+        host: host.map(str::to_string),
+        path: path.to_string(),
+        ok,
+        answer,
+        ms: (ms * 10.0).round() / 10.0,
+    }
+}
 
 /// The longest wait between two tries.
 pub const INTERVAL: Duration = Duration::from_millis(200);
