@@ -297,6 +297,16 @@ pub struct Probe {
 }
 
 impl StatusRow {
+    /// Marks it `state` (it does not serve), `reason` first in its detail.
+    pub fn fault(&mut self, state: SyncState, reason: String) {
+        self.sync = state;
+        self.detail = [reason, std::mem::take(&mut self.detail)]
+            .into_iter()
+            .filter(|d| !d.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+
     pub fn missing(service: &str, image: &str, detail: &str) -> StatusRow {
         StatusRow {
             service: service.to_string(),

@@ -141,12 +141,7 @@ pub(super) fn status(stack: &Stack) -> Result<Vec<StatusRow>> {
             detail,
         );
         if let Some(fault) = seen.fault {
-            row.sync = fault.state;
-            row.detail = [fault.reason, row.detail]
-                .into_iter()
-                .filter(|d| !d.is_empty())
-                .collect::<Vec<_>>()
-                .join("; ");
+            row.fault(fault.state, fault.reason);
         }
         row.probes = seen.probes;
         rows.push(row);

@@ -2,7 +2,8 @@
 //! update, the node of each task), and whether users reach it, asked the way they are
 //! served: every URL (through every node's edge for a routed app) with one GET, all at
 //! once, in about [`probe::STATUS_TIMEOUT`] at most. A URL that is refused, times out or
-//! answers 5xx makes its service unreachable, as a service with no running task is.
+//! answers 5xx makes its service unreachable, as a service with no task running on a
+//! ready node is.
 
 use anyhow::Result;
 
@@ -68,8 +69,21 @@ impl Swarm<'_> {
             let state = format!("{}/{} running{on}", have.running, have.desired);
             let mut row =
                 StatusRow::observed(name, state, String::new(), have.image.clone(), url, detail);
-            if have.running == 0 && have.desired > 0 {
-                unreachable(&mut row, "no task of it runs".into());
+            // The CLI counts a task on a node that is down as running; the API's
+            // account counts those on ready nodes only.
+            let serving = match &tasks {
+                Some(state) => state
+                    .services
+                    .iter()
+                    .find(|s| &s.service == name)
+                    .map_or(0, |s| s.current),
+                None => have.running as usize,
+            };
+            if serving == 0 && have.desired > 0 {
+                row.fault(
+                    SyncState::Unreachable,
+                    "no task of it runs on a ready node".into(),
+                );
             }
             rows.push(row);
         }
@@ -88,16 +102,6 @@ impl Swarm<'_> {
         ask_urls(self.stack, &mut rows);
         Ok(rows)
     }
-}
-
-/// Marks `row` unreachable, `why` first in its detail.
-fn unreachable(row: &mut StatusRow, why: String) {
-    row.sync = SyncState::Unreachable;
-    row.detail = [why, std::mem::take(&mut row.detail)]
-        .into_iter()
-        .filter(|d| !d.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ");
 }
 
 /// Asks every row's URLs (space-separated in its `url`) in parallel, records the probes,
@@ -130,11 +134,17 @@ fn ask_urls(stack: &Stack, rows: &mut [StatusRow]) {
     for ((i, addr, _), probe) in asks.iter().zip(probes) {
         let row = &mut rows[*i];
         let Some(probe) = probe else {
-            unreachable(row, format!("the probe of {addr} panicked"));
+            row.fault(
+                SyncState::Unreachable,
+                format!("the probe of {addr} panicked"),
+            );
             continue;
         };
         if !probe.ok && row.sync.serves() {
-            unreachable(row, format!("{addr} answers {}", probe.answer));
+            row.fault(
+                SyncState::Unreachable,
+                format!("{addr} answers {}", probe.answer),
+            );
         }
         row.probes.push(probe);
     }
