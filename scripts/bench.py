@@ -889,9 +889,10 @@ def render_report(rows):
     lines = [
         "# Benchmarks",
         "",
-        "Regenerate with `just bench` (about 30 minutes; it deploys copies of the shipped stack "
-        "and a stack of 100 services under their own project names and removes everything "
-        f"afterwards). Medians; {RUNS} runs per command unless noted. Machine: {machine()}.",
+        "Regenerate with `just bench` (about 35 minutes; it deploys copies of the shipped stack "
+        "and a stack of 100 services under their own project names, and the shipped stack on "
+        "three swarm nodes of its own, and removes everything afterwards). "
+        f"Medians; {RUNS} runs per command unless noted. Machine: {machine()}.",
         "",
         "## Targets",
         "",

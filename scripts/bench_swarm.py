@@ -172,6 +172,9 @@ def render(rows):
         f"| a node with a hello task loses power: hello at full replicas elsewhere | {took:.1f} s "
         f"| {kfailed} of {krequests} |",
         "",
+        "A change waits for Swarm's rolling update, task by task, and then for its monitor "
+        "period (15 s for an app: a new task that fails within it is still rolled back), "
+        "so it ends well after the new tasks serve. "
         "A request an edge had already sent to the task on the node that died cannot be "
         "tried again (it may have run there), so up to one per connection may be lost "
         "there; a connection that fails before a request is sent is retried on another "

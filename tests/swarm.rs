@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::nodes::{HostNeighbours, Nodes};
+use common::nodes::{HostNeighbours, HostProject, Nodes};
 use common::{TestProject, answer, assert_exit, docker, require_engine, stderr, stdout};
 
 fn swarm_urls(project: &TestProject, nodes: &Nodes, service: &str) -> Vec<String> {
@@ -155,6 +155,8 @@ fn database_node_dies(nodes: &Nodes, project: &TestProject, name: &str) {
 fn the_same_stack_deploys_to_three_nodes_rolls_forward_and_back() {
     require_engine();
     let name = format!("sgswarm-{}", std::process::id());
+    // The images it builds on the host's engine, removed when the test ends.
+    let _host_images = HostProject(name.clone());
     let host_swarm = docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
     let neighbours = HostNeighbours::start(&format!("{name}-dns"), "debian:bookworm-slim");
     let nodes = Nodes::up("sgt", 98, 5001);
