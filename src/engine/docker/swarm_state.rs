@@ -32,6 +32,9 @@ pub struct ServiceState {
     /// Its running tasks on ready nodes that run its current spec (after a rollback,
     /// the spec it went back to).
     pub current: usize,
+    /// Its running tasks on ready nodes, whatever spec they run (the CLI's count also
+    /// has those on a node that is down).
+    pub running: usize,
 }
 
 impl ServiceState {
@@ -146,8 +149,11 @@ fn parse(
         if node.ready && meant && svc.replicas.is_none() {
             svc.desired += 1;
         }
-        if node.ready && running && comparable(&t["Spec"]) == *template {
-            svc.current += 1;
+        if node.ready && running {
+            svc.running += 1;
+            if comparable(&t["Spec"]) == *template {
+                svc.current += 1;
+            }
         }
         if !running {
             continue;
@@ -203,6 +209,7 @@ fn service_state(stack: &str, s: &serde_json::Value) -> ServiceState {
         update_message: field(&s["UpdateStatus"]["Message"]),
         desired: replicas.map_or(0, |r| r as usize),
         current: 0,
+        running: 0,
     }
 }
 

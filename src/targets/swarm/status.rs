@@ -1,7 +1,8 @@
 //! `status` on a swarm: each service as the manager tells it (replicas, image, the last
 //! update, the node of each task), and whether users reach it, asked the way they are
 //! served: every URL (through every node's edge for a routed app) with one GET, all at
-//! once, in about [`probe::STATUS_TIMEOUT`] at most. A URL that is refused, times out or
+//! once, in about [`probe::STATUS_TIMEOUT`] at most (a URL that fails is asked again a
+//! second later, and counts only if it fails again). A URL that is refused, times out or
 //! answers 5xx makes its service unreachable, as a service with no task running on a
 //! ready node is.
 
@@ -33,6 +34,13 @@ impl Swarm<'_> {
                 ));
                 continue;
             };
+            // The API's count has only tasks on ready nodes; without it, the CLI's.
+            let (run, desired) = tasks
+                .as_ref()
+                .and_then(|st| st.services.iter().find(|s| &s.service == name))
+                .map_or((have.running as usize, have.desired as usize), |s| {
+                    (s.running, s.desired)
+                });
             let mut detail = Vec::new();
             if have.image != want {
                 detail.push(format!(
@@ -40,11 +48,8 @@ impl Swarm<'_> {
                     have.image
                 ));
             }
-            if have.running < have.desired {
-                detail.push(format!(
-                    "{}/{} replicas running",
-                    have.running, have.desired
-                ));
+            if run < desired {
+                detail.push(format!("{run}/{desired} replicas running"));
             }
             if !have.update_state.is_empty() && have.update_state != "completed" {
                 detail.push(format!("last update: {}", have.update_state));
@@ -66,20 +71,10 @@ impl Swarm<'_> {
                 }
                 None => (self.service_urls(name)?.join(" "), String::new()),
             };
-            let state = format!("{}/{} running{on}", have.running, have.desired);
+            let state = format!("{run}/{desired} running{on}");
             let mut row =
                 StatusRow::observed(name, state, String::new(), have.image.clone(), url, detail);
-            // The CLI counts a task on a node that is down as running; the API's
-            // account counts those on ready nodes only.
-            let serving = match &tasks {
-                Some(state) => state
-                    .services
-                    .iter()
-                    .find(|s| &s.service == name)
-                    .map_or(0, |s| s.current),
-                None => have.running as usize,
-            };
-            if serving == 0 && have.desired > 0 {
+            if run == 0 && desired > 0 {
                 row.fault(
                     SyncState::Unreachable,
                     "no task of it runs on a ready node".into(),
@@ -122,15 +117,20 @@ fn ask_urls(stack: &Stack, rows: &mut [StatusRow]) {
                 .collect::<Vec<_>>()
         })
         .collect();
-    let probes: Vec<Option<Probe>> = std::thread::scope(|s| {
-        let handles: Vec<_> = asks
-            .iter()
-            .map(|(_, addr, host)| {
-                s.spawn(move || probe::ask("the URL", addr, host.as_deref(), "/", true))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().ok()).collect()
-    });
+    let mut probes = ask_all(&asks.iter().collect::<Vec<_>>());
+    // An edge takes a server out for one check interval (500 ms) after a single
+    // failed check, and a probe can land in that window: a URL counts as unreachable
+    // only when it fails again a second later.
+    let failed: Vec<usize> = (0..asks.len())
+        .filter(|k| !probes[*k].as_ref().is_some_and(|p| p.ok))
+        .collect();
+    if !failed.is_empty() {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let again = ask_all(&failed.iter().map(|k| &asks[*k]).collect::<Vec<_>>());
+        for (k, probe) in failed.into_iter().zip(again) {
+            probes[k] = probe;
+        }
+    }
     for ((i, addr, _), probe) in asks.iter().zip(probes) {
         let row = &mut rows[*i];
         let Some(probe) = probe else {
@@ -148,4 +148,17 @@ fn ask_urls(stack: &Stack, rows: &mut [StatusRow]) {
         }
         row.probes.push(probe);
     }
+}
+
+/// One GET to each `(row, address, host)` of `asks`, all at once.
+fn ask_all(asks: &[&(usize, String, Option<String>)]) -> Vec<Option<Probe>> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = asks
+            .iter()
+            .map(|(_, addr, host)| {
+                s.spawn(move || probe::ask("the URL", addr, host.as_deref(), "/", true))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().ok()).collect()
+    })
 }
