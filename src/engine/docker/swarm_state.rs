@@ -24,8 +24,6 @@ pub struct ServiceState {
     pub replicas: Option<u64>,
     /// Swarm's last update state: empty, `completed`, `updating`, `rollback_completed`...
     pub update_state: String,
-    /// What Swarm said about its last update (why it rolled back, for one).
-    pub update_message: String,
     /// The tasks it should run now: its replicas, or for a global service its tasks
     /// meant to run on ready nodes (none on a drained or a down one).
     pub desired: usize,
@@ -206,7 +204,6 @@ fn service_state(stack: &str, s: &serde_json::Value) -> ServiceState {
         image: field(&s["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]),
         replicas,
         update_state: field(&s["UpdateStatus"]["State"]),
-        update_message: field(&s["UpdateStatus"]["Message"]),
         desired: replicas.map_or(0, |r| r as usize),
         current: 0,
         running: 0,
